@@ -1,0 +1,14 @@
+"""SampleRNN for TensorFlow 2 / Keras 3.
+
+Modules, one concept each:
+    config        the validated model configuration (JSON <-> dataclass)
+    quantization  mu-law, linear and a-law quantizers (NumPy and TF, identical)
+    audio         reading any audio file as float mono; atomic WAV writing
+    data          corpus -> equal-length sequences -> truncated-BPTT tf.data batches
+    layers        weight-normalized linear maps and recurrent layers
+    model         the multi-tier SampleRNN Keras model
+    training      the compiled training step, the epoch loop and its callbacks
+    checkpoints   run directories, checkpoint saving, finding and restoring
+    generation    the fast incremental sampler
+    demo          a small synthetic corpus for trying things out
+"""

@@ -1,0 +1,239 @@
+"""From a directory of audio files to truncated-BPTT training batches.
+
+How the corpus becomes training sequences
+-----------------------------------------
+1. Every audio file under ``data_dir`` (recursively, natural sort order) is
+   decoded once, at the model's sample rate, and quantized once; the result
+   stays in memory as small integers for the whole run.
+2. All training sequences have the same length, so that a batch of them can
+   step through its windows together. A sequence is ``top_frame_size`` samples
+   of context followed by ``windows_per_sequence`` windows of ``seq_len``
+   samples. ``windows_per_sequence`` is the number of whole windows in the
+   shortest usable file, capped at :data:`MAX_SEQUENCE_SECONDS` of audio.
+3. Each file is cut into as many consecutive sequences as fit (each one's
+   context is the end of the previous one). What is dropped: the tail of each
+   file that does not fill a whole sequence, and files shorter than
+   ``top_frame_size + seq_len`` samples (with a warning naming them).
+4. The last ``num_val_batches * batch_size`` sequences (in file order) are held
+   out for validation; the rest are for training.
+
+How a batch stream looks
+------------------------
+Each epoch the training sequences are shuffled (seeded by ``seed`` and the
+epoch number, so a resumed run sees the same order) and grouped into groups of
+``batch_size`` (the incomplete last group is left out of that epoch). Each
+group yields its windows in order; element ``w`` of a group is::
+
+    inputs  int32 [batch, top_frame_size + seq_len]  samples [w*seq_len, (w+1)*seq_len + top)
+    targets int32 [batch, seq_len]                    inputs[:, top_frame_size:]
+    reset   bool  []                                  True for w == 0 only
+
+``reset`` tells the model that a new group begins, so it must start from its
+initial RNN state there, and only there; otherwise it carries the state over
+from the previous window. Once the corpus is in memory, no Python runs per
+step: slicing, batching and prefetching happen inside tf.data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import numpy as np
+
+from samplernn import audio as audio_io
+from samplernn import quantization
+from samplernn.config import ModelConfig
+from samplernn.errors import UserError
+
+log = logging.getLogger("samplernn")
+
+MAX_SEQUENCE_SECONDS = 8.0  # the chunk length PRiSM's chunk_audio.py defaults to
+
+
+# ------------------------------------------------------------------ discovery
+def find_audio_files(data_dir: str) -> list:
+    """Audio files under ``data_dir`` (recursive), in natural sort order."""
+    import natsort
+
+    if not data_dir:
+        raise UserError("no --data_dir given; pass the directory that holds your audio")
+    if not os.path.isdir(data_dir):
+        raise UserError(f"data directory {data_dir} does not exist; check --data_dir")
+    paths = []
+    for root, dirs, names in os.walk(data_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        paths += [os.path.join(root, n) for n in names
+                  if n.lower().endswith(audio_io.AUDIO_EXTENSIONS) and not n.startswith(".")]
+    if not paths:
+        raise UserError(f"no audio files ({', '.join(audio_io.AUDIO_EXTENSIONS)}) found "
+                        f"under {data_dir}; check --data_dir")
+    return natsort.natsorted(paths)
+
+
+def load_quantized_files(paths: list, config: ModelConfig) -> dict:
+    """Decode and quantize each file once: ``{path: int array [num_samples]}``.
+
+    Files that cannot be decoded are skipped with a warning naming them; it is
+    an error only when none is left. Resampling is reported once.
+    """
+    dtype = quantization.storage_dtype(config.q_levels)
+    loaded, resampled = {}, []
+    for path in paths:
+        try:
+            rate = audio_io.native_sample_rate(path)
+            samples = audio_io.load_audio(path, config.sample_rate)
+        except audio_io.AudioDecodeError as e:
+            log.warning("warning: %s; skipping it", e)
+            continue
+        if rate != config.sample_rate:
+            resampled.append((path, rate))
+        loaded[path] = quantization.quantize(samples, config.q_type,
+                                             config.q_levels).astype(dtype)
+    if resampled:
+        path, rate = resampled[0]
+        log.info("Resampled %d file(s) to %d Hz (for example %s, which is %d Hz)",
+                 len(resampled), config.sample_rate, path, rate)
+    if not loaded:
+        raise UserError(f"none of the {len(paths)} audio file(s) could be decoded")
+    return loaded
+
+
+# ------------------------------------------------------------------ sequences
+def cut_sequences(files: dict, config: ModelConfig,
+                  max_sequence_seconds: float = MAX_SEQUENCE_SECONDS):
+    """Cut quantized files into equal-length sequences.
+
+    Args:
+        files: ``{name: int array [num_samples]}`` in corpus order.
+    Returns:
+        ``(sequences, windows_per_sequence)`` where ``sequences`` is
+        ``[num_sequences, top_frame_size + windows_per_sequence * seq_len]``.
+    """
+    top, seq_len = config.top_frame_size, config.seq_len
+    minimum = top + seq_len
+    usable = {}
+    for name, samples in files.items():
+        if len(samples) < minimum:
+            log.warning("warning: skipping %s: %d samples is shorter than one training "
+                        "window (%d samples = top frame size + seq_len)",
+                        name, len(samples), minimum)
+        else:
+            usable[name] = samples
+    if not usable:
+        raise UserError(f"every audio file is shorter than one training window of {minimum} "
+                        f"samples ({minimum / config.sample_rate:.3f} s); use longer files "
+                        f"or a smaller seq_len")
+    max_windows = max(1, int(max_sequence_seconds * config.sample_rate) // seq_len)
+    windows = min(max_windows, min((len(s) - top) // seq_len for s in usable.values()))
+    span = windows * seq_len
+    sequences = [samples[start:start + top + span]
+                 for samples in usable.values()
+                 for start in range(0, len(samples) - top - span + 1, span)]
+    return np.stack(sequences), windows
+
+
+@dataclasses.dataclass
+class SplitSequences:
+    train: np.ndarray       # [num_train, sequence_length]
+    validation: np.ndarray  # [num_val, sequence_length]
+
+
+def split_sequences(sequences: np.ndarray, batch_size: int,
+                    num_val_batches: int) -> SplitSequences:
+    """Hold out the last ``num_val_batches * batch_size`` sequences."""
+    if batch_size <= 0:
+        raise UserError(f"--batch_size must be a positive integer, got {batch_size}")
+    if num_val_batches < 0:
+        raise UserError(f"--num_val_batches must be 0 or more, got {num_val_batches}")
+    num_val = num_val_batches * batch_size
+    num_train = len(sequences) - num_val
+    if num_train < batch_size:
+        raise UserError(
+            f"the corpus gives {len(sequences)} training sequence(s) but --batch_size "
+            f"{batch_size} with --num_val_batches {num_val_batches} needs at least "
+            f"{batch_size * (num_val_batches + 1)}; lower --batch_size (to at most "
+            f"{max(1, len(sequences) // (num_val_batches + 1))}) or --num_val_batches, "
+            f"or add audio")
+    return SplitSequences(train=sequences[:num_train], validation=sequences[num_train:])
+
+
+# ------------------------------------------------------------------- tf.data
+class TrainingData:
+    """The in-memory corpus and the tf.data streams built from it."""
+
+    def __init__(self, sequences: SplitSequences, windows_per_sequence: int,
+                 config: ModelConfig, batch_size: int, seed: int = 0):
+        import tensorflow as tf
+
+        self.config = config
+        self.batch_size = batch_size
+        self.seed = seed
+        self.windows_per_sequence = windows_per_sequence
+        self.num_train_sequences = len(sequences.train)
+        self.num_val_sequences = len(sequences.validation)
+        # Variables, not constants: the corpus is never copied into a graph.
+        with tf.device("/cpu:0"):
+            self._train = tf.Variable(sequences.train, trainable=False, name="train_corpus")
+            self._validation = tf.Variable(sequences.validation, trainable=False,
+                                           name="validation_corpus")
+
+    @classmethod
+    def from_directory(cls, data_dir: str, config: ModelConfig, batch_size: int,
+                       num_val_batches: int = 1, seed: int = 0) -> "TrainingData":
+        files = load_quantized_files(find_audio_files(data_dir), config)
+        sequences, windows = cut_sequences(files, config)
+        split = split_sequences(sequences, batch_size, num_val_batches)
+        data = cls(split, windows, config, batch_size, seed)
+        seconds = sequences.shape[1] / config.sample_rate
+        log.info("Corpus: %d file(s), %d sequence(s) of %.2f s (%d windows of %d samples); "
+                 "%d for training, %d for validation",
+                 len(files), len(sequences), seconds, windows, config.seq_len,
+                 data.num_train_sequences, data.num_val_sequences)
+        return data
+
+    @property
+    def train_steps_per_epoch(self) -> int:
+        return (self.num_train_sequences // self.batch_size) * self.windows_per_sequence
+
+    @property
+    def validation_steps(self) -> int:
+        return (self.num_val_sequences // self.batch_size) * self.windows_per_sequence
+
+    def train_order(self, epoch: int) -> np.ndarray:
+        """Sequence indices of each group for ``epoch``: ``[num_groups, batch]``."""
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.num_train_sequences)
+        num_groups = self.num_train_sequences // self.batch_size
+        return order[:num_groups * self.batch_size].reshape(num_groups, self.batch_size)
+
+    def train_dataset(self, epoch: int):
+        """The training stream of ``epoch`` (0-based), ``train_steps_per_epoch`` long."""
+        return self._windows(self._train, self.train_order(epoch))
+
+    def validation_dataset(self):
+        """The validation stream, in fixed order, ``validation_steps`` long."""
+        num_groups = self.num_val_sequences // self.batch_size
+        order = np.arange(num_groups * self.batch_size).reshape(num_groups, self.batch_size)
+        return self._windows(self._validation, order)
+
+    def _windows(self, corpus, order: np.ndarray):
+        import tensorflow as tf
+
+        top, seq_len = self.config.top_frame_size, self.config.seq_len
+        windows = self.windows_per_sequence
+
+        def group_windows(indices):
+            sequences = tf.cast(tf.gather(corpus, indices), tf.int32)  # [batch, length]
+
+            def window(w):
+                start = tf.cast(w, tf.int32) * seq_len
+                inputs = sequences[:, start:start + top + seq_len]
+                return inputs, inputs[:, top:], tf.equal(w, 0)
+
+            return tf.data.Dataset.range(windows).map(window)
+
+        dataset = tf.data.Dataset.from_tensor_slices(order.astype(np.int32))
+        dataset = dataset.flat_map(group_windows)
+        return dataset.prefetch(tf.data.AUTOTUNE)

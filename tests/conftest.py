@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny configs and generated audio files."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile  # noqa: E402
+
+from samplernn.config import ModelConfig  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(**changes) -> ModelConfig:
+    """The issue's tiny test model: dim 32, 1 layer, seq_len 64, frames [4, 16]."""
+    values = dict(seq_len=64, frame_sizes=[4, 16], dim=32, num_rnn_layers=1, emb_size=16,
+                  q_type="mu-law", sample_rate=8000)
+    values.update(changes)
+    return ModelConfig.from_dict(values)
+
+
+def write_tone(path, seconds, sample_rate, frequency=220.0, channels=1, amplitude=0.5):
+    """A sine tone written as 16-bit WAV (or another format by extension)."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    audio = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+    if channels > 1:
+        audio = np.stack([audio] * channels, axis=1)
+    soundfile.write(path, audio, sample_rate)
+    return path
+
+
+@pytest.fixture
+def demo_dir(tmp_path):
+    """A directory of 8 synthetic 1.5-second files at 8 kHz."""
+    from samplernn.demo import write_demo_corpus
+
+    directory = tmp_path / "demo"
+    write_demo_corpus(str(directory), num_files=8, seconds=1.5, sample_rate=8000)
+    return str(directory)
