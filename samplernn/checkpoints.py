@@ -1,0 +1,169 @@
+"""Run directories and checkpoints.
+
+Layout on disk::
+
+    <logdir_root>/<id>/<DD.MM.YYYY_HH.MM.SS>/     one directory per training run
+        model.config.json                          the model config of this run
+        model.ckpt-<epoch>.index / .data-*         TensorFlow checkpoints
+        checkpoint                                 TensorFlow's index of them
+        train/, validation/                        TensorBoard logs
+
+A checkpoint holds the model weights (by variable path), the optimizer state
+and the training progress (completed epochs, steps done in an interrupted
+epoch, the best monitored loss so far and the epochs since it improved).
+
+Anything that loads a model accepts a checkpoint prefix
+(``.../model.ckpt-100``), a run directory or an id directory (the latest
+checkpoint of its newest run that has one).
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import logging
+import os
+import re
+
+import tensorflow as tf
+
+from samplernn.config import CHECKPOINT_CONFIG_NAME, ModelConfig, load_config, save_config
+from samplernn.errors import UserError
+
+log = logging.getLogger("samplernn")
+
+RUN_DIR_FORMAT = "%d.%m.%Y_%H.%M.%S"
+CHECKPOINT_NAME = "model.ckpt"
+_CHECKPOINT_EPOCH = re.compile(r"model\.ckpt-(\d+)$")
+
+
+# ------------------------------------------------------------ run directories
+def new_run_dir(logdir_root: str, run_id: str) -> str:
+    """Create ``<logdir_root>/<id>/<timestamp>`` and return its path."""
+    now = datetime.datetime.now()
+    while True:
+        path = os.path.join(logdir_root, run_id, now.strftime(RUN_DIR_FORMAT))
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:  # two runs started within the same second
+            now += datetime.timedelta(seconds=1)
+
+
+def run_dirs(id_dir: str) -> list:
+    """The run directories under an id directory, oldest first."""
+    runs = []
+    for path in glob.glob(os.path.join(id_dir, "*")):
+        try:
+            runs.append((datetime.datetime.strptime(os.path.basename(path), RUN_DIR_FORMAT),
+                         path))
+        except ValueError:
+            continue
+    return [path for _, path in sorted(runs)]
+
+
+def latest_checkpoint(path: str):
+    """The newest checkpoint prefix at ``path`` (prefix, run dir or id dir), or None."""
+    if tf.io.gfile.exists(path + ".index"):
+        return path
+    if not os.path.isdir(path):
+        return None
+    found = tf.train.latest_checkpoint(path)
+    if found:
+        return found
+    for run in reversed(run_dirs(path)):
+        found = tf.train.latest_checkpoint(run)
+        if found:
+            return found
+    return None
+
+
+def resolve_checkpoint(path: str, flag: str = "--checkpoint_path") -> str:
+    """Like :func:`latest_checkpoint`, but a clear error when there is none."""
+    found = latest_checkpoint(path) if path else None
+    if found is None:
+        raise UserError(f"no checkpoint found at {path} ({flag}); pass a checkpoint such as "
+                        f"logdir/<id>/<run>/{CHECKPOINT_NAME}-<epoch>, a run directory or "
+                        f"an id directory")
+    return found
+
+
+def checkpoint_epoch(prefix: str) -> int:
+    """The epoch number in a ``model.ckpt-<epoch>`` prefix."""
+    match = _CHECKPOINT_EPOCH.search(prefix)
+    return int(match.group(1)) if match else 0
+
+
+def config_path_for(prefix: str) -> str:
+    return os.path.join(os.path.dirname(prefix), CHECKPOINT_CONFIG_NAME)
+
+
+def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
+    """The config saved beside ``prefix``; ``config_file``, if given, must agree with it."""
+    saved_path = config_path_for(prefix)
+    saved = load_config(saved_path) if os.path.isfile(saved_path) else None
+    if config_file is None:
+        if saved is None:
+            raise UserError(f"checkpoint {prefix} has no {CHECKPOINT_CONFIG_NAME} beside it; "
+                            f"pass the config it was trained with as --config_file")
+        return saved
+    given = load_config(config_file)
+    if saved is not None and given.differences(saved):
+        raise UserError(f"config file {config_file} does not match checkpoint {prefix} "
+                        f"({'; '.join(given.differences(saved))}); omit --config_file to "
+                        f"use the checkpoint's own config")
+    return given
+
+
+def save_run_config(run_dir: str, config: ModelConfig) -> None:
+    save_config(config, os.path.join(run_dir, CHECKPOINT_CONFIG_NAME))
+
+
+# ----------------------------------------------------------------- checkpoints
+class Progress(tf.Module):
+    """Training progress stored in every checkpoint."""
+
+    def __init__(self):
+        super().__init__(name="progress")
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)   # completed epochs
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)    # steps into the next
+        self.best_loss = tf.Variable(float("inf"), dtype=tf.float64, trainable=False)
+        self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+
+def make_checkpoint(model, optimizer=None, progress: Progress = None) -> tf.train.Checkpoint:
+    """A ``tf.train.Checkpoint`` of the model weights (and optimizer, progress)."""
+    parts = {"model": tf.train.Checkpoint(**model.variables_by_path())}
+    if optimizer is not None:
+        parts["optimizer"] = optimizer
+    if progress is not None:
+        parts["progress"] = progress
+    return tf.train.Checkpoint(**parts)
+
+
+def restore(checkpoint: tf.train.Checkpoint, prefix: str, model_only: bool = False) -> None:
+    """Load ``prefix`` into ``checkpoint``; every model weight must be found."""
+    try:
+        status = checkpoint.read(prefix)
+    except (tf.errors.OpError, ValueError) as e:
+        raise UserError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
+    try:
+        if model_only:
+            status.expect_partial()
+            status.assert_existing_objects_matched()
+        else:
+            status.assert_existing_objects_matched()
+    except AssertionError as e:
+        raise UserError(f"checkpoint {prefix} does not fit this model (was it trained with "
+                        f"another config?): {str(e).splitlines()[0][:200]}") from None
+
+
+def load_model(checkpoint_path: str, config_file: str = None):
+    """Build a model from a checkpoint for inference: ``(model, config, prefix)``."""
+    from samplernn.model import build_model
+
+    prefix = resolve_checkpoint(checkpoint_path)
+    config = config_for_checkpoint(prefix, config_file)
+    model = build_model(config)
+    restore(make_checkpoint(model), prefix, model_only=True)
+    return model, config, prefix

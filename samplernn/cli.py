@@ -1,0 +1,68 @@
+"""What every top-level script shares: argument types, logging, clean errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up chatter out of the user's terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def boolean(text: str) -> bool:
+    """``True``/``False`` as written in the docs (also yes/no, 1/0, any case)."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
+
+
+def optional_int(text: str):
+    """An integer, or ``None`` written as the word None."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or None, got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    value = optional_int(text)
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.getLogger("samplernn").setLevel(logging.INFO)
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+
+
+def run(main) -> None:
+    """Run ``main()``; a UserError becomes ``error: <message>`` and exit status 2."""
+    from samplernn.errors import UserError
+
+    try:
+        sys.exit(main())
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,146 @@
+"""Building blocks: weight-normalized linear maps and recurrent layers.
+
+The recurrent layers are written out here (not keras.layers.GRU/LSTM) for
+three reasons: weight normalization of their kernels, a learned initial state
+(``h0``), and one pure per-step function (:func:`gru_step`, :func:`lstm_step`)
+shared by training and by the incremental sampler, so the sampler is exactly
+the trained model. The input-to-hidden products of all time steps are
+computed in one matrix product before the recurrent loop; only the
+hidden-to-hidden product runs per step.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+class Linear(keras.layers.Layer):
+    """``y = x W + b`` over the last axis, with optional weight normalization.
+
+    With weight normalization (Salimans & Kingma 2016) the kernel is
+    ``W = g * V / ||V||``, the norm taken per output unit (over the input
+    axis); ``g`` starts at the initial norms, so ``W`` starts equal to ``V``.
+
+    Shapes: ``x [..., input_dim] -> y [..., units]``.
+    """
+
+    def __init__(self, input_dim: int, units: int, use_bias: bool = True,
+                 weight_norm: bool = True, initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.units, self.weight_norm = input_dim, units, weight_norm
+        self.v = self.add_weight(shape=(input_dim, units), initializer=initializer,
+                                 name="kernel")
+        if weight_norm:
+            initial_norms = tf.norm(tf.convert_to_tensor(self.v), axis=0)
+            self.g = self.add_weight(shape=(units,), name="norm",
+                                     initializer=lambda shape, dtype=None: initial_norms)
+        self.b = self.add_weight(shape=(units,), initializer="zeros",
+                                 name="bias") if use_bias else None
+        self.built = True  # every weight is created above
+
+    def kernel(self):
+        """The effective kernel ``[input_dim, units]``."""
+        v = tf.convert_to_tensor(self.v)
+        if not self.weight_norm:
+            return v
+        return v * (tf.convert_to_tensor(self.g) / tf.norm(v, axis=0))
+
+    def bias(self):
+        """The bias ``[units]``, or None."""
+        return None if self.b is None else tf.convert_to_tensor(self.b)
+
+    def call(self, x):
+        y = tf.matmul(x, self.kernel())
+        return y if self.b is None else y + self.bias()
+
+
+# ------------------------------------------------------------ recurrent steps
+def gru_step(x_projected, state, recurrent_kernel, recurrent_bias):
+    """One GRU step (the cuDNN-compatible "reset after" form).
+
+    Args:
+        x_projected: ``[batch, 3 * units]``, the input already multiplied by
+            the input kernel (plus its bias), gates ordered (z, r, h).
+        state: ``(h,)`` with ``h [batch, units]``.
+        recurrent_kernel: ``[units, 3 * units]``; recurrent_bias ``[3 * units]``.
+    Returns:
+        The new state ``(h,)``; ``h`` is also the step's output.
+    """
+    (h,) = state
+    x_z, x_r, x_h = tf.split(x_projected, 3, axis=-1)
+    h_z, h_r, h_h = tf.split(tf.matmul(h, recurrent_kernel) + recurrent_bias, 3, axis=-1)
+    z = tf.sigmoid(x_z + h_z)
+    r = tf.sigmoid(x_r + h_r)
+    candidate = tf.tanh(x_h + r * h_h)
+    return (z * h + (1.0 - z) * candidate,)
+
+
+def lstm_step(x_projected, state, recurrent_kernel, recurrent_bias):
+    """One LSTM step.
+
+    Args:
+        x_projected: ``[batch, 4 * units]``, gates ordered (i, f, c, o).
+        state: ``(h, c)``, each ``[batch, units]``.
+        recurrent_kernel: ``[units, 4 * units]``; recurrent_bias is unused
+            (the input bias covers it) and may be None.
+    Returns:
+        The new state ``(h, c)``; ``h`` is the step's output.
+    """
+    h, c = state
+    gates = x_projected + tf.matmul(h, recurrent_kernel)
+    i, f, g, o = tf.split(gates, 4, axis=-1)
+    c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+_CELLS = {
+    # name: (step function, gates, state tensors, has a recurrent bias)
+    "gru": (gru_step, 3, 1, True),
+    "lstm": (lstm_step, 4, 2, False),
+}
+LSTM_FORGET_BIAS = 1.0  # the usual "unit forget bias" initialization
+
+
+class Recurrent(keras.layers.Layer):
+    """A GRU or LSTM layer with a learned (or zero) initial state.
+
+    Shapes: inputs ``[batch, time, input_dim]`` and a state tuple of
+    ``[batch, units]`` tensors -> outputs ``[batch, time, units]`` and the
+    final state tuple.
+    """
+
+    def __init__(self, rnn_type: str, input_dim: int, units: int,
+                 weight_norm: bool = True, learn_h0: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.step_fn, gates, self.num_states, recurrent_bias = _CELLS[rnn_type]
+        self.units = units
+        self.input_map = Linear(input_dim, gates * units, weight_norm=weight_norm,
+                                name=f"{self.name}_input")
+        self.recurrent_map = Linear(units, gates * units, use_bias=recurrent_bias,
+                                    weight_norm=weight_norm, initializer="orthogonal",
+                                    name=f"{self.name}_recurrent")
+        if rnn_type == "lstm":
+            forget = [0.0] * units + [LSTM_FORGET_BIAS] * units + [0.0] * (2 * units)
+            self.input_map.b.assign(forget)
+        self.h0 = self.add_weight(shape=(self.num_states, units), initializer="zeros",
+                                  trainable=learn_h0, name="h0")
+        self.built = True  # every weight is created above
+
+    def initial_state(self, batch_size):
+        """The state used at every reset: a tuple of ``[batch, units]`` tensors."""
+        h0 = tf.convert_to_tensor(self.h0)
+        return tuple(tf.broadcast_to(h0[i], [batch_size, self.units])
+                     for i in range(self.num_states))
+
+    def call(self, inputs, state):
+        projected = self.input_map(inputs)                     # [batch, time, gates*units]
+        kernel, bias = self.recurrent_map.kernel(), self.recurrent_map.bias()
+
+        def step(carry, x_t):
+            return self.step_fn(x_t, carry, kernel, bias)
+
+        time_major = tf.transpose(projected, [1, 0, 2])        # [time, batch, gates*units]
+        states = tf.scan(step, time_major, initializer=tuple(state))
+        outputs = tf.transpose(states[0], [1, 0, 2])           # [batch, time, units]
+        return outputs, tuple(s[-1] for s in states)

@@ -1,0 +1,212 @@
+"""The SampleRNN model (Mehri et al. 2017, arXiv 1612.07837).
+
+A stack of frame-level tiers, one per entry of ``config.frame_sizes``, above
+a sample-level MLP. Tier ``k`` (frame size ``F_k``) steps once per ``F_k``
+samples; it reads the previous ``F_k`` samples as real values, adds the
+conditioning upsampled from the tier above, runs its RNN stack, and upsamples
+its output to the rate of the tier below (``F_k / F_{k-1}`` learned
+projections, one per output position). The sample-level MLP predicts each
+sample from the embeddings of the previous ``F_0`` samples plus the
+conditioning of the lowest frame tier.
+
+Shapes in a training window, with ``top = frame_sizes[-1]`` and ``S = seq_len``::
+
+    inputs  int32 [batch, top + S]      quantized samples (classes)
+    logits  float [batch, S, q_levels]  prediction for inputs[:, top:]
+
+The RNN state is a nested structure ``states[tier][layer] = (h,)`` for GRU or
+``(h, c)`` for LSTM, each ``[batch, dim]``, tiers ordered from the top down.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from samplernn.config import ModelConfig
+from samplernn.layers import Linear, Recurrent
+
+LN2 = math.log(2.0)
+
+
+def scale_samples(classes, q_levels: int):
+    """Quantized classes -> float32 values in [-1, 1] (the frame tiers' input)."""
+    return tf.cast(classes, tf.float32) * (2.0 / (q_levels - 1)) - 1.0
+
+
+class FrameTier(keras.layers.Layer):
+    """One frame-level tier.
+
+    Shapes: ``frames [batch, T, frame_size]`` (int classes) and
+    ``conditioning [batch, T, dim]`` (or None for the top tier) ->
+    ``[batch, T * upsample_ratio, dim]`` conditioning for the tier below.
+    """
+
+    def __init__(self, config: ModelConfig, frame_size: int, upsample_ratio: int, **kwargs):
+        super().__init__(**kwargs)
+        dim, wn = config.dim, config.weight_norm
+        self.frame_size, self.upsample_ratio, self.dim = frame_size, upsample_ratio, dim
+        self.q_levels, self.skip_conn = config.q_levels, config.skip_conn
+        self.input_map = Linear(frame_size, dim, weight_norm=wn, name=f"{self.name}_frames")
+        # With skip connections every layer after the first also sees the tier input.
+        self.rnns = [Recurrent(config.rnn_type, dim if (i == 0 or not self.skip_conn) else 2 * dim,
+                               dim, weight_norm=wn, learn_h0=config.learn_h0,
+                               name=f"{self.name}_rnn{i}")
+                     for i in range(config.num_rnn_layers)]
+        # ... and the tier output is the sum of one projection per layer.
+        self.skip_maps = [Linear(dim, dim, use_bias=(i == 0), weight_norm=wn,
+                                 name=f"{self.name}_skip{i}")
+                          for i in range(config.num_rnn_layers)] if self.skip_conn else []
+        self.upsample = Linear(dim, upsample_ratio * dim, weight_norm=wn,
+                               name=f"{self.name}_upsample")
+        self.built = True  # every weight is created above
+
+    def initial_state(self, batch_size):
+        return [rnn.initial_state(batch_size) for rnn in self.rnns]
+
+    def tier_input(self, frames, conditioning):
+        """``[..., frame_size]`` classes (+ ``[..., dim]``) -> RNN input ``[..., dim]``."""
+        x = self.input_map(scale_samples(frames, self.q_levels))
+        return x if conditioning is None else x + conditioning
+
+    def rnn_input(self, layer: int, below, tier_input):
+        """What layer ``layer`` reads: the layer below, plus the tier input if skipping."""
+        if layer == 0 or not self.skip_conn:
+            return below
+        return tf.concat([below, tier_input], axis=-1)
+
+    def tier_output(self, layer_outputs):
+        """The last layer's output, or the sum of per-layer projections: ``[..., dim]``."""
+        if not self.skip_conn:
+            return layer_outputs[-1]
+        return tf.add_n([m(h) for m, h in zip(self.skip_maps, layer_outputs)])
+
+    def upsampled(self, output):
+        """``[batch, T, dim] -> [batch, T * upsample_ratio, dim]``."""
+        batch, steps = tf.shape(output)[0], tf.shape(output)[1]
+        return tf.reshape(self.upsample(output),
+                          [batch, steps * self.upsample_ratio, self.dim])
+
+    def call(self, frames, conditioning, states):
+        x = self.tier_input(frames, conditioning)
+        below, outputs, new_states = x, [], []
+        for i, rnn in enumerate(self.rnns):
+            below, state = rnn(self.rnn_input(i, below, x), states[i])
+            outputs.append(below)
+            new_states.append(state)
+        return self.upsampled(self.tier_output(outputs)), new_states
+
+
+class SampleMLP(keras.layers.Layer):
+    """The sample-level tier.
+
+    ``h = relu(sum_p E[x_p] W_p + conditioning)`` over the previous
+    ``frame_size`` samples ``x_p`` (embedding ``E [q_levels, emb_size]``, first
+    layer without bias), then two ReLU layers of ``dim`` and a linear map to
+    ``q_levels`` logits. Because the first layer is linear in the embeddings,
+    it is computed from per-position tables ``T_p = E W_p`` of shape
+    ``[frame_size, q_levels, dim]``: ``frame_size`` gathers and a sum per
+    sample instead of a ``frame_size * emb_size * dim`` matrix product.
+    """
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(**kwargs)
+        dim, wn, q = config.dim, config.weight_norm, config.q_levels
+        self.frame_size, self.emb_size, self.q_levels = (config.sample_frame_size,
+                                                         config.emb_size, q)
+        self.embedding = self.add_weight(shape=(q, config.emb_size), name="embedding",
+                                         initializer=keras.initializers.RandomNormal(stddev=1.0))
+        self.first = Linear(self.frame_size * config.emb_size, dim, use_bias=False,
+                            weight_norm=wn, initializer="he_uniform", name="sample_first")
+        self.hidden = [Linear(dim, dim, weight_norm=wn, initializer="he_uniform",
+                              name=f"sample_hidden{i}") for i in range(2)]
+        self.output_map = Linear(dim, q, weight_norm=wn, name="sample_output")
+        self.built = True  # every weight is created above
+
+    def tables(self):
+        """Per-position first-layer tables ``[frame_size, q_levels, dim]``."""
+        kernel = tf.reshape(self.first.kernel(), [self.frame_size, self.emb_size, -1])
+        return tf.einsum("qe,fed->fqd", tf.convert_to_tensor(self.embedding), kernel)
+
+    def head(self, first_layer_sum, conditioning):
+        """``[..., dim]`` (first layer, before ReLU) + conditioning -> logits ``[..., q]``."""
+        h = tf.nn.relu(first_layer_sum + conditioning)
+        for layer in self.hidden:
+            h = tf.nn.relu(layer(h))
+        return self.output_map(h)
+
+    def call(self, inputs, conditioning):
+        """``inputs [batch, top + S]`` classes, ``conditioning [batch, S, dim]``."""
+        tables = self.tables()
+        top = inputs.shape[1] - conditioning.shape[1]
+        steps = conditioning.shape[1]
+        first = 0.0
+        for p in range(self.frame_size):
+            # Position p of the window that precedes target j is inputs[:, top - F + j + p].
+            start = top - self.frame_size + p
+            first += tf.gather(tables[p], inputs[:, start:start + steps])
+        return self.head(first, conditioning)
+
+
+class SampleRNN(keras.Model):
+    """The full model: frame tiers from the top down, then the sample-level MLP."""
+
+    def __init__(self, config: ModelConfig, **kwargs):
+        super().__init__(name="samplernn", **kwargs)
+        self.config = config
+        sizes = config.frame_sizes
+        # Tier k's output feeds tier k-1 (or, for k = 0, the sample level: F = 1).
+        self.tiers = [FrameTier(config, sizes[k], sizes[k] // (sizes[k - 1] if k else 1),
+                                name=f"tier{k + 1}")
+                      for k in reversed(range(len(sizes)))]
+        self.sample_mlp = SampleMLP(config, name="sample_mlp")
+        self.built = True  # every weight is created above
+
+    def initial_states(self, batch_size):
+        """The reset state of every tier: ``states[tier][layer]`` tuples."""
+        return [tier.initial_state(batch_size) for tier in self.tiers]
+
+    def call(self, inputs, states):
+        """``inputs [batch, top + S]`` -> ``(logits [batch, S, q_levels], new states)``."""
+        top, seq_len = self.config.top_frame_size, inputs.shape[1] - self.config.top_frame_size
+        batch = tf.shape(inputs)[0]
+        conditioning, new_states = None, []
+        for tier, tier_states in zip(self.tiers, states):
+            f = tier.frame_size
+            frames = tf.reshape(inputs[:, top - f: top - f + seq_len], [batch, seq_len // f, f])
+            conditioning, tier_new = tier(frames, conditioning, tier_states)
+            new_states.append(tier_new)
+        return self.sample_mlp(inputs, conditioning), new_states
+
+    def variables_by_path(self) -> dict:
+        """Every variable under a unique, stable name (for checkpoints)."""
+        named = {v.path: v for v in self.weights}
+        if len(named) != len(self.weights):
+            raise RuntimeError("two model variables share a path; layer names must be unique")
+        return named
+
+
+def build_model(config: ModelConfig) -> SampleRNN:
+    """A SampleRNN with all weights created."""
+    return SampleRNN(config)
+
+
+# ---------------------------------------------------------------------- losses
+def cross_entropy(logits, targets):
+    """Mean negative log-likelihood in nats: ``[batch, S, q]``, ``[batch, S]`` -> scalar."""
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets,
+                                                            logits=tf.cast(logits, tf.float32))
+    return tf.reduce_mean(losses)
+
+
+def accuracy(logits, targets):
+    """Fraction of samples whose most likely class is the target."""
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.reduce_mean(tf.cast(tf.equal(predicted, targets), tf.float32))
+
+
+def nats_to_bits(nats):
+    """Nats per sample -> bits per sample (the paper's unit)."""
+    return nats / LN2

@@ -1,0 +1,145 @@
+"""Train a SampleRNN model on a directory of audio: ``python train.py --id ID --data_dir DIR``.
+
+See README.md for every option. Checkpoints go to <logdir_root>/<id>/<run>/,
+audio generated during training to <output_dir>/<id>/.
+"""
+
+import argparse
+import os
+
+from samplernn.cli import (boolean, optional_int, positive_float, positive_int, quiet_tensorflow,
+                           run, setup_logging)
+
+CHECKPOINT_POLICIES = {"always": "always", "all": "always", "best": "best"}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--id", default="default", help="Id of the training session")
+    p.add_argument("--data_dir", required=True, help="Directory of training audio")
+    p.add_argument("--verbose", type=boolean, default=True,
+                   help="True: a new line per step; False: one overwritten line per epoch")
+    p.add_argument("--logdir_root", default="./logdir", help="Where checkpoints and logs go")
+    p.add_argument("--output_dir", default="./generated", help="Where generated audio goes")
+    p.add_argument("--config_file", default="./default.config.json", help="Model config JSON")
+    p.add_argument("--num_epochs", type=positive_int, default=100)
+    p.add_argument("--batch_size", type=positive_int, default=64)
+    p.add_argument("--optimizer", default="adam", help="adam, sgd or rmsprop")
+    p.add_argument("--learning_rate", type=positive_float, default=0.001)
+    p.add_argument("--reduce_learning_rate_after", type=optional_int, default=None,
+                   help="Decay the learning rate exponentially after this many epochs")
+    p.add_argument("--momentum", type=float, default=0.9, help="For sgd and rmsprop")
+    p.add_argument("--checkpoint_every", type=positive_int, default=1, help="In epochs")
+    p.add_argument("--checkpoint_policy", default="Always", type=str.lower,
+                   choices=sorted(CHECKPOINT_POLICIES), help="Always (alias All) or Best")
+    p.add_argument("--max_checkpoints", type=optional_int, default=5,
+                   help="Checkpoints kept on disk; None keeps all")
+    p.add_argument("--resume", type=boolean, default=True)
+    p.add_argument("--resume_from", default=None, help="Checkpoint to resume from")
+    p.add_argument("--early_stopping_patience", type=optional_int, default=3,
+                   help="Epochs without improvement before stopping; None never stops")
+    p.add_argument("--generate", type=boolean, default=True,
+                   help="Generate audio whenever a checkpoint is saved")
+    p.add_argument("--max_generate_per_epoch", type=optional_int, default=1)
+    p.add_argument("--sample_rate", type=positive_int, default=None,
+                   help="Sample rate to train and generate at (default: the config's, 22050)")
+    p.add_argument("--output_file_dur", type=positive_float, default=3, help="Seconds")
+    p.add_argument("--temperature", type=positive_float, nargs="+", default=[0.75])
+    p.add_argument("--seed", default=None, help="Audio file to seed generation with")
+    p.add_argument("--seed_offset", type=int, default=0, help="In samples")
+    p.add_argument("--num_val_batches", type=optional_int, default=1)
+    p.add_argument("--random_seed", type=int, default=0,
+                   help="Seed for weight initialization and data shuffling")
+    args = p.parse_args(argv)
+    args.checkpoint_policy = CHECKPOINT_POLICIES[args.checkpoint_policy]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    from samplernn import checkpoints, training
+    from samplernn.config import load_config
+    from samplernn.data import TrainingData
+    from samplernn.errors import UserError
+    from samplernn.model import build_model
+
+    log = training.log
+    if args.max_checkpoints is not None and args.max_checkpoints <= 0:
+        raise UserError(f"--max_checkpoints must be positive or None, got {args.max_checkpoints}")
+    if args.early_stopping_patience is not None and args.early_stopping_patience <= 0:
+        raise UserError("--early_stopping_patience must be positive or None")
+    config = load_config(args.config_file, sample_rate=args.sample_rate)
+
+    # Where to resume from, checked before any slow work.
+    resume_prefix = None
+    if args.resume:
+        if args.resume_from:
+            resume_prefix = checkpoints.resolve_checkpoint(args.resume_from, "--resume_from")
+        else:
+            resume_prefix = checkpoints.latest_checkpoint(os.path.join(args.logdir_root, args.id))
+            if resume_prefix is None:
+                log.info("No checkpoint found for id '%s': training from scratch", args.id)
+        if resume_prefix:
+            saved = checkpoints.config_for_checkpoint(resume_prefix)
+            if config.differences(saved):
+                raise UserError(
+                    f"checkpoint {resume_prefix} was trained with another config "
+                    f"({'; '.join(config.differences(saved))}); pass --config_file "
+                    f"{checkpoints.config_path_for(resume_prefix)} to resume it, or --resume "
+                    f"False (or a new --id) to start afresh")
+
+    data = TrainingData.from_directory(args.data_dir, config, args.batch_size,
+                                       args.num_val_batches or 0, seed=args.random_seed)
+
+    keras.utils.set_random_seed(args.random_seed)
+    model = build_model(config)
+    optimizer = training.make_optimizer(args.optimizer, args.learning_rate, args.momentum)
+    trainer = training.Trainer(model, optimizer)
+    progress = checkpoints.Progress()
+    checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
+    if resume_prefix:
+        checkpoints.restore(checkpoint, resume_prefix)
+        log.info("Resuming from %s: %d epoch(s) done%s", resume_prefix, int(progress.epoch),
+                 f", {int(progress.step)} step(s) into the next" if int(progress.step) else "")
+
+    run_dir = checkpoints.new_run_dir(args.logdir_root, args.id)
+    checkpoints.save_run_config(run_dir, config)
+    manager = tf.train.CheckpointManager(checkpoint, run_dir, max_to_keep=args.max_checkpoints,
+                                         checkpoint_name=checkpoints.CHECKPOINT_NAME)
+    tracker = training.ImprovementTracker(progress, args.early_stopping_patience)
+    on_save = []
+    if args.generate:
+        from samplernn.generation import TrainingAudioWriter
+
+        on_save.append(TrainingAudioWriter(
+            model, config, os.path.join(args.output_dir, args.id), args.id,
+            args.max_generate_per_epoch, args.output_file_dur, args.temperature,
+            seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed))
+    callbacks = [
+        training.StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),
+        training.TensorBoardLogger(run_dir, optimizer),
+        tracker,  # before the saver: "Best" needs to know whether this epoch improved
+        training.CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy,
+                                 tracker, on_save),
+    ]
+    log.info("Training run directory: %s", run_dir)
+    result = training.fit(trainer, data, args.num_epochs, progress, callbacks,
+                          base_learning_rate=args.learning_rate,
+                          reduce_learning_rate_after=args.reduce_learning_rate_after)
+    if result.interrupted:
+        return 130
+    if result.stopped_early:
+        log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
+    log.info("Training finished after %d epoch(s); checkpoints are in %s",
+             int(progress.epoch), run_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
