@@ -10,8 +10,25 @@ import warnings
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ start-up chatter out of the user's terminal."""
+    """Import TensorFlow without its C++ start-up chatter in the user's terminal.
+
+    TF 2.21 prints absl INFO lines (oneDNN, CUDA stubs) while it loads, whatever
+    TF_CPP_MIN_LOG_LEVEL says, so standard error is pointed at /dev/null for
+    the import alone. An import failure still raises as usual afterwards.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ.get("SAMPLERNN_TF_LOGS"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
 
 
 def boolean(text: str) -> bool:

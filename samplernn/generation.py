@@ -151,11 +151,15 @@ class Sampler:
                 chosen = tf.argmax(logits / temperatures[:, None] + gumbel, axis=-1,
                                    output_type=tf.int32)
             history = tf.concat([history[:, 1:], chosen[:, None]], axis=1)
-            return j + 1, history, logits_array.write(j, logits)
+            if teacher is not None:
+                logits_array = logits_array.write(j, logits)
+            return j + 1, history, logits_array
 
         logits_array = tf.TensorArray(tf.float32, size=f0, element_shape=[None, q])
         _, history, logits_array = tf.while_loop(
             lambda j, *_: j < f0, body, (tf.constant(0), history, logits_array))
+        if teacher is None:
+            return history, None
         return history, tf.transpose(logits_array.stack(), [1, 0, 2])
 
     # -------------------------------------------------------- one top frame
@@ -188,7 +192,7 @@ class Sampler:
             return history
 
         history = descend(0, None, history, 0)
-        return history, states, tf.concat(logits, axis=1)
+        return history, states, (tf.concat(logits, axis=1) if teacher is not None else None)
 
     def _warmup_frame(self, history, states, teacher):
         """Advance the frame tiers over one known top frame (no MLP): new states."""

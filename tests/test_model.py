@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from samplernn import training
+from samplernn.data import TrainingData
+from samplernn.model import build_model, cross_entropy
+from conftest import tiny_config, write_tone
+
+VARIANTS = [
+    dict(),
+    dict(frame_sizes=[16]),                       # 2-tier
+    dict(frame_sizes=[2, 4, 16]),                 # 4-tier
+    dict(rnn_type="lstm", num_rnn_layers=2, skip_conn=True),
+    dict(skip_conn=True, num_rnn_layers=2, weight_norm=False, learn_h0=False),
+    dict(rnn_type="lstm", weight_norm=False),
+]
+
+
+def random_inputs(config, batch=3, seed=0):
+    length = config.top_frame_size + config.seq_len
+    return tf.constant(np.random.default_rng(seed).integers(0, config.q_levels, (batch, length)),
+                       tf.int32)
+
+
+@pytest.mark.parametrize("changes", VARIANTS)
+def test_every_variant_trains_one_step(changes):
+    config = tiny_config(**changes)
+    model = build_model(config)
+    trainer = training.Trainer(model, training.make_optimizer("adam", 1e-3))
+    x = random_inputs(config)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    loss, acc, states = trainer.train_step(x, x[:, config.top_frame_size:], tf.constant(True),
+                                           model.initial_states(3))
+    assert np.isfinite(float(loss)) and abs(float(loss) - np.log(256)) < 0.5
+    assert len(states) == len(config.frame_sizes)
+    assert states[0][0][0].shape == (3, config.dim)
+    changed = [not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables)]
+    assert all(changed), "every trainable weight gets a gradient"
+
+
+def test_structure_follows_the_config():
+    config = tiny_config(emb_size=8, skip_conn=True, num_rnn_layers=3, frame_sizes=[2, 4, 16])
+    model = build_model(config)
+    assert [t.frame_size for t in model.tiers] == [16, 4, 2]
+    assert [t.upsample_ratio for t in model.tiers] == [4, 2, 2]
+    assert tuple(model.sample_mlp.embedding.shape) == (256, 8)         # emb_size honoured
+    assert model.sample_mlp.first.v.shape == (2 * 8, 32)
+    assert model.sample_mlp.first.b is None                            # no bias
+    rnns = model.tiers[0].rnns
+    assert [r.input_map.input_dim for r in rnns] == [32, 64, 64]       # skip inputs
+    assert len(model.tiers[0].skip_maps) == 3
+    assert not build_model(tiny_config(learn_h0=False)).tiers[0].rnns[0].h0.trainable
+
+
+def test_weight_norm_kernel_has_norm_g():
+    model = build_model(tiny_config())
+    layer = model.sample_mlp.hidden[0]
+    layer.g.assign(np.full(32, 3.0, np.float32))
+    np.testing.assert_allclose(np.linalg.norm(layer.kernel().numpy(), axis=0), 3.0, rtol=1e-5)
+
+
+def test_tables_equal_the_embedding_matmul():
+    config = tiny_config()
+    mlp = build_model(config).sample_mlp
+    prev = np.random.default_rng(1).integers(0, 256, (5, config.sample_frame_size))
+    embedded = tf.reshape(tf.gather(mlp.embedding, prev), [5, -1])
+    direct = tf.matmul(embedded, mlp.first.kernel()).numpy()
+    tables = mlp.tables().numpy()
+    via_tables = sum(tables[p][prev[:, p]] for p in range(config.sample_frame_size))
+    np.testing.assert_allclose(via_tables, direct, rtol=1e-4, atol=1e-5)
+
+
+def test_reset_window_does_not_depend_on_the_previous_window():
+    config = tiny_config(learn_h0=True)
+    model = build_model(config)
+    trainer = training.Trainer(model, training.make_optimizer("adam", 1e-3))
+    x = random_inputs(config, batch=2)
+    y = x[:, config.top_frame_size:]
+    _, _, after_a = trainer.eval_step(random_inputs(config, 2, seed=5), y, tf.constant(True),
+                                      model.initial_states(2))
+    _, _, after_b = trainer.eval_step(random_inputs(config, 2, seed=6), y, tf.constant(True),
+                                      model.initial_states(2))
+    loss_reset_a, _, _ = trainer.eval_step(x, y, tf.constant(True), after_a)
+    loss_reset_b, _, _ = trainer.eval_step(x, y, tf.constant(True), after_b)
+    loss_carry_a, _, _ = trainer.eval_step(x, y, tf.constant(False), after_a)
+    loss_carry_b, _, _ = trainer.eval_step(x, y, tf.constant(False), after_b)
+    assert float(loss_reset_a) == float(loss_reset_b)
+    assert float(loss_carry_a) != float(loss_carry_b)  # without a reset, state carries over
+
+
+def test_state_carries_exactly_across_windows():
+    """Two consecutive windows with carried state == one long window."""
+    config = tiny_config()
+    model = build_model(config)
+    long = random_inputs(config.replace(seq_len=128), batch=2)
+    top = config.top_frame_size
+    logits_long, _ = model(long, model.initial_states(2))
+    first, states = model(long[:, :top + 64], model.initial_states(2))
+    second, _ = model(long[:, 64:], states)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), logits_long,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_loss_falls_on_real_audio(tmp_path):
+    for i, frequency in enumerate([110, 165, 220, 330, 440, 550]):
+        write_tone(str(tmp_path / f"tone{i}.wav"), 1.0, 8000, frequency=frequency)
+    config = tiny_config()
+    data = TrainingData.from_directory(str(tmp_path), config, batch_size=4, num_val_batches=0)
+    model = build_model(config)
+    trainer = training.Trainer(model, training.make_optimizer("adam", 3e-3))
+    states = model.initial_states(4)
+    losses = []
+    for x, y, reset in data.train_dataset(0).take(60):
+        loss, _, states = trainer.train_step(x, y, reset, states)
+        losses.append(float(loss))
+    assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.5
+
+
+def test_bits_per_sample_and_learning_rate_schedule():
+    logits = tf.zeros([1, 4, 256])
+    nats = cross_entropy(logits, tf.zeros([1, 4], tf.int32))
+    assert training.nats_to_bits(float(nats)) == pytest.approx(8.0)
+    assert training.learning_rate_for_epoch(1.0, 4, None) == 1.0
+    assert training.learning_rate_for_epoch(1.0, 1, 2) == 1.0
+    assert training.learning_rate_for_epoch(1.0, 2, 2) == pytest.approx(np.exp(-0.1))
+    assert training.learning_rate_for_epoch(1.0, 4, 2) == pytest.approx(np.exp(-0.3))
+
+
+def test_optimizers_and_bad_names():
+    assert training.make_optimizer("SGD", 0.1, 0.5).momentum == 0.5
+    assert training.make_optimizer("rmsprop", 0.1).clipvalue == training.GRADIENT_CLIP_VALUE
+    with pytest.raises(training.UserError, match="unknown --optimizer 'adamw'"):
+        training.make_optimizer("adamw", 0.1)

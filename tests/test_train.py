@@ -1,0 +1,181 @@
+"""train.py end to end on a tiny config and corpus."""
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import train
+from samplernn import checkpoints, training
+from samplernn.config import save_config
+from samplernn.data import TrainingData
+from samplernn.errors import UserError
+from samplernn.model import build_model
+from conftest import tiny_config
+
+STEP_LINE = re.compile(r"^Epoch: \d+/\d+, Step: \d+/\d+, Loss: \d+\.\d{3}, "
+                       r"Accuracy: \d+\.\d{3}, \(\d+\.\d{4} sec/step\)$")
+
+
+@pytest.fixture
+def setup(tmp_path, demo_dir):
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+
+    def run(*extra, expect=0):
+        argv = ["--id", "t", "--data_dir", demo_dir, "--config_file", config_path,
+                "--logdir_root", str(tmp_path / "logdir"), "--output_dir", str(tmp_path / "gen"),
+                "--batch_size", "4", "--output_file_dur", "0.1", "--num_epochs", "1",
+                *map(str, extra)]
+        assert train.main(argv) == expect
+
+    return run, tmp_path
+
+
+def ckpt_epochs(run_dir):
+    return sorted(int(f.split("-")[1].split(".")[0]) for f in os.listdir(run_dir)
+                  if f.startswith("model.ckpt-") and f.endswith(".index"))
+
+
+def test_train_writes_checkpoints_config_logs_and_audio(setup, capsys):
+    run, tmp = setup
+    run("--num_epochs", 2)
+    out = capsys.readouterr().out
+    step_lines = [line for line in out.splitlines() if line.startswith("Epoch: ") and "Step" in line]
+    assert step_lines and all(STEP_LINE.match(line) for line in step_lines)
+    assert step_lines[0].startswith("Epoch: 1/2, Step: 1/")
+    assert re.search(r"Epoch: 2/2 done, Loss: [\d.]+, Accuracy: [\d.]+, Bits/sample: [\d.]+, "
+                     r"Val Loss: [\d.]+, Val Accuracy: [\d.]+, Val Bits/sample: [\d.]+", out)
+    (run_dir,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}_\d\d\.\d\d\.\d\d", os.path.basename(run_dir))
+    assert ckpt_epochs(run_dir) == [1, 2]
+    saved = json.load(open(os.path.join(run_dir, "model.config.json")))
+    assert saved["dim"] == 32 and saved["frame_sizes"] == [4, 16]
+    assert os.listdir(os.path.join(run_dir, "train")) and os.listdir(os.path.join(run_dir, "validation"))
+    assert sorted(os.listdir(tmp / "gen" / "t")) == ["t_e=1_1_t0.75.wav", "t_e=2_1_t0.75.wav"]
+
+
+def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, caplog):
+    run, tmp = setup
+    run("--num_epochs", 1, "--generate", "False")
+    (first,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
+    capsys.readouterr()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="samplernn"):
+        run("--num_epochs", 2, "--generate", "False")
+    out = capsys.readouterr().out + caplog.text
+    assert "Resuming from" in out and "1 epoch(s) done" in out
+    assert "Epoch: 1/2" not in out and "Epoch: 2/2, Step: 1/" in out
+    second = checkpoints.run_dirs(str(tmp / "logdir" / "t"))[-1]
+    assert second != first and ckpt_epochs(second) == [2]
+    values = dict(tf.train.list_variables(os.path.join(second, "model.ckpt-2")))
+    reader = tf.train.load_checkpoint(os.path.join(second, "model.ckpt-2"))
+    first_reader = tf.train.load_checkpoint(os.path.join(first, "model.ckpt-1"))
+    iterations_key = "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
+    assert iterations_key in values
+    assert reader.get_tensor(iterations_key) == 2 * first_reader.get_tensor(iterations_key)
+    assert reader.get_tensor("progress/epoch/.ATTRIBUTES/VARIABLE_VALUE") == 2
+
+
+def test_resume_from_missing_path_and_config_mismatch(setup, tmp_path):
+    run, tmp = setup
+    with pytest.raises(UserError, match="no checkpoint found at .*nope .*--resume_from"):
+        run("--resume_from", tmp / "nope")
+    run("--generate", "False")
+    other = str(tmp / "other.config.json")
+    save_config(tiny_config(dim=48), other)
+    with pytest.raises(UserError, match=r"trained with another config \(dim: 48 != 32\)"):
+        train.main(["--id", "t", "--data_dir", "x", "--config_file", other,
+                    "--logdir_root", str(tmp / "logdir")])
+
+
+def test_max_checkpoints_keeps_the_newest(setup):
+    run, tmp = setup
+    run("--num_epochs", 3, "--max_checkpoints", 1, "--generate", "False",
+        "--early_stopping_patience", "None")
+    (run_dir,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
+    assert ckpt_epochs(run_dir) == [3]
+
+
+def test_bad_flags_are_one_line_errors(setup, capsys):
+    run, tmp = setup
+    with pytest.raises(UserError, match="unknown --optimizer 'adagrad'"):
+        run("--optimizer", "adagrad")
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data_dir", "x", "--batch_size", "0"])
+    assert "expected a positive integer" in capsys.readouterr().err
+    with pytest.raises(UserError, match="data directory .* does not exist"):
+        train.main(["--data_dir", str(tmp / "missing"), "--config_file",
+                    str(tmp / "tiny.config.json"), "--logdir_root", str(tmp / "l2")])
+    assert train.parse_args(["--data_dir", "x", "--checkpoint_policy", "All"]).checkpoint_policy == "always"
+    assert train.parse_args(["--data_dir", "x", "--max_checkpoints", "None"]).max_checkpoints is None
+
+
+class FakeManager:
+    def __init__(self):
+        self.saved = []
+
+    def save(self, checkpoint_number):
+        self.saved.append(checkpoint_number)
+        return f"model.ckpt-{checkpoint_number}"
+
+
+def test_best_policy_saves_only_improvements_and_patience_stops():
+    progress = checkpoints.Progress()
+    tracker = training.ImprovementTracker(progress, patience=2)
+    manager = FakeManager()
+    saver = training.CheckpointSaver(manager, every=1, policy="best", tracker=tracker)
+    stopped = []
+    for epoch, val_loss in enumerate([3.0, 2.5, 2.7, 2.4, 2.6, 2.6], start=1):
+        logs = {"loss": 9.0, "val_loss": val_loss}
+        tracker.on_epoch_end(epoch, logs)
+        saver.on_epoch_end(epoch, logs)
+        stopped.append(tracker.should_stop())
+    assert manager.saved == [1, 2, 4]
+    assert stopped == [False, False, False, False, False, True]
+    always = training.CheckpointSaver(FakeManager(), every=2, policy="always", tracker=tracker)
+    for epoch in range(1, 6):
+        always.on_epoch_end(epoch, {})
+    assert always.manager.saved == [2, 4]
+
+
+def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path):
+    config = tiny_config()
+    data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
+
+    class Interrupt(training.Callback):
+        def on_step_end(self, epoch, step, logs):
+            if step == 5:
+                raise KeyboardInterrupt
+
+    def trainer_and_checkpoint():
+        model = build_model(config)
+        trainer = training.Trainer(model, training.make_optimizer("adam", 1e-3))
+        progress = checkpoints.Progress()
+        return trainer, progress, checkpoints.make_checkpoint(model, trainer.optimizer, progress)
+
+    trainer, progress, checkpoint = trainer_and_checkpoint()
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), 5, checkpoint_name="model.ckpt")
+    tracker = training.ImprovementTracker(progress, 3)
+    saver = training.CheckpointSaver(manager, 1, "always", tracker)
+    result = training.fit(trainer, data, 1, progress, [Interrupt(), tracker, saver])
+    assert result.interrupted and os.path.exists(tmp_path / "model.ckpt-1.index")
+
+    resumed, resumed_progress, resumed_checkpoint = trainer_and_checkpoint()
+    checkpoints.restore(resumed_checkpoint, str(tmp_path / "model.ckpt-1"))
+    assert (int(resumed_progress.epoch), int(resumed_progress.step)) == (0, 5)
+    assert int(resumed.optimizer.iterations) == 5
+    np.testing.assert_array_equal(resumed.model.trainable_variables[0].numpy(),
+                                  trainer.model.trainable_variables[0].numpy())
+    steps = []
+
+    class Record(training.Callback):
+        def on_step_end(self, epoch, step, logs):
+            steps.append(step)
+
+    result = training.fit(resumed, data, 1, resumed_progress, [Record()])
+    assert not result.interrupted and steps[0] == 6 and steps[-1] == data.train_steps_per_epoch
+    assert int(resumed.optimizer.iterations) == data.train_steps_per_epoch
