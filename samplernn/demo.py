@@ -36,7 +36,7 @@ def synthesize(seconds: float, sample_rate: int, rng: np.random.Generator) -> np
     return audio.astype(np.float32)
 
 
-def write_demo_corpus(output_dir: str, num_files: int = 8, seconds: float = 4.0,
+def write_demo_corpus(output_dir: str, num_files: int = 24, seconds: float = 4.0,
                       sample_rate: int = DEMO_SAMPLE_RATE, seed: int = 0) -> list:
     """Write ``num_files`` WAV files into ``output_dir``; return their paths."""
     rng = np.random.default_rng(seed)
@@ -51,7 +51,7 @@ def write_demo_corpus(output_dir: str, num_files: int = 8, seconds: float = 4.0,
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("output_dir", nargs="?", default="./demo_data")
-    parser.add_argument("--num_files", type=int, default=8)
+    parser.add_argument("--num_files", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args()
     paths = write_demo_corpus(args.output_dir, args.num_files, args.seconds)

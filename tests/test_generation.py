@@ -1,0 +1,131 @@
+import os
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+
+import generate
+from samplernn import checkpoints, generation
+from samplernn.config import save_config
+from samplernn.errors import UserError
+from samplernn.model import build_model
+from conftest import tiny_config, write_tone
+
+EXACTNESS_VARIANTS = [
+    dict(frame_sizes=[16]),
+    dict(frame_sizes=[4, 16]),
+    dict(frame_sizes=[2, 4, 16]),
+    dict(frame_sizes=[4, 16], rnn_type="lstm"),
+    dict(frame_sizes=[4, 16], skip_conn=True, num_rnn_layers=2),
+    dict(frame_sizes=[2, 4, 16], rnn_type="lstm", skip_conn=True, num_rnn_layers=2),
+]
+
+
+def trained_like(model, seed=0):
+    """Move every weight away from its initial value, so the test sees all of them."""
+    rng = np.random.default_rng(seed)
+    for v in model.trainable_variables:
+        v.assign(v.numpy() + 0.1 * rng.standard_normal(v.shape).astype(np.float32))
+    return model
+
+
+@pytest.mark.parametrize("changes", EXACTNESS_VARIANTS)
+def test_sampler_is_exactly_the_trained_model(changes):
+    config = tiny_config(**changes)
+    model = trained_like(build_model(config))
+    inputs = np.random.default_rng(1).integers(0, 256, (2, 16 + 64)).astype(np.int32)
+    expected, _ = model(tf.constant(inputs), model.initial_states(2))
+    got = generation.Sampler(model).teacher_forced_logits(inputs)
+    relative = np.max(np.abs(got - expected.numpy())) / np.max(np.abs(expected.numpy()))
+    assert relative < 1e-4
+
+
+def test_seed_warm_up_equals_training_states():
+    config = tiny_config(frame_sizes=[2, 4, 16], rnn_type="lstm")
+    model = trained_like(build_model(config))
+    seed = np.random.default_rng(2).integers(0, 256, 16 * 5 + 3)  # 3 leading samples dropped
+    history, states = generation.Sampler(model).initial(1, seed)
+    np.testing.assert_array_equal(history.numpy()[0], seed[-16:])
+    _, expected = model(tf.constant(seed[3:][None], tf.int32), model.initial_states(1))
+    for got, want in zip(tf.nest.flatten(states), tf.nest.flatten(expected)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_generation_is_reproducible_and_temperature_matters():
+    model = trained_like(build_model(tiny_config()))
+    sampler = generation.Sampler(model)
+    run = lambda seed, temps: np.concatenate(list(sampler.generate(2, 100, temps, seed)), 1)  # noqa
+    a = run(1, [1.0])
+    assert a.shape == (2, 100) and a.min() >= 0 and a.max() < 256
+    np.testing.assert_array_equal(a, run(1, [1.0]))
+    assert not np.array_equal(a, run(2, [1.0]))
+    cold = run(1, [0.05])
+    assert len(np.unique(cold)) < len(np.unique(a))  # low temperature: less varied
+
+
+def test_temperature_list_and_file_names():
+    assert generation.expand_temperatures([0.5, 0.9], 4) == [0.5, 0.9, 0.9, 0.9]
+    assert generation.expand_temperatures([0.5, 0.9, 1.0], 2) == [0.5, 0.9]
+    with pytest.raises(UserError, match="positive"):
+        generation.expand_temperatures([0.0], 1)
+    assert generation.sequence_paths("out/x.wav", [0.5]) == ["out/x.wav"]
+    assert generation.sequence_paths("out/x.wav", [0.5, 1.0]) == ["out/x_1_t0.5.wav",
+                                                                  "out/x_2_t1.wav"]
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A saved (untrained) tiny model in a run directory."""
+    config = tiny_config()
+    model = trained_like(build_model(config))
+    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "g")
+    checkpoints.save_run_config(run_dir, config)
+    checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-7"))
+    tf.train.CheckpointManager(checkpoints.make_checkpoint(model), run_dir, 5,
+                               checkpoint_name="model.ckpt").save(checkpoint_number=8)
+    return tmp_path, run_dir, config
+
+
+def test_generate_script_writes_files_for_every_checkpoint_form(checkpoint):
+    tmp, run_dir, config = checkpoint
+    for form in (os.path.join(run_dir, "model.ckpt-7"), run_dir, str(tmp / "logdir" / "g")):
+        out = str(tmp / "out" / "a.wav")
+        assert generate.main(["--output_path", out, "--checkpoint_path", form, "--dur", "0.1"]) == 0
+        audio, rate = soundfile.read(out)
+        assert rate == config.sample_rate and len(audio) == int(0.1 * config.sample_rate)
+        assert np.std(audio) > 0
+    generate.main(["--output_path", str(tmp / "b.wav"), "--checkpoint_path", run_dir,
+                   "--num_seqs", "3", "--temperature", "0.5", "1.0", "--dur", "0.05",
+                   "--sample_rate", "16000"])
+    names = sorted(f for f in os.listdir(tmp) if f.endswith(".wav"))
+    assert names == ["b_1_t0.5.wav", "b_2_t1.wav", "b_3_t1.wav"]
+    assert soundfile.info(str(tmp / "b_1_t0.5.wav")).samplerate == 16000
+
+
+def test_generate_with_seed(checkpoint):
+    tmp, run_dir, config = checkpoint
+    seed = write_tone(str(tmp / "seed.flac"), 0.2, 16000)  # resampled to the model's 8 kHz
+    out = str(tmp / "s.wav")
+    generate.main(["--output_path", out, "--checkpoint_path", run_dir, "--dur", "0.1",
+                   "--seed", seed, "--seed_offset", "100", "--include_seed"])
+    seed_samples = int(0.2 * 8000) - 100
+    assert len(soundfile.read(out)[0]) == seed_samples + 800
+
+
+def test_generate_errors(checkpoint):
+    tmp, run_dir, config = checkpoint
+    base = ["--output_path", str(tmp / "e.wav"), "--checkpoint_path", run_dir]
+    with pytest.raises(UserError, match="no checkpoint found"):
+        generate.main(["--output_path", "x.wav", "--checkpoint_path", str(tmp / "missing")])
+    other = str(tmp / "other.config.json")
+    save_config(config.replace(dim=64), other)
+    with pytest.raises(UserError, match=r"does not match checkpoint .*dim: 64 != 32"):
+        generate.main(base + ["--config_file", other])
+    short = write_tone(str(tmp / "short.wav"), 0.01, 8000)  # 80 samples
+    with pytest.raises(UserError, match="too short"):
+        generate.main(base + ["--seed", short, "--seed_offset", "70"])
+    for flag, value in (("--dur", "0"), ("--temperature", "-1"), ("--num_seqs", "0")):
+        with pytest.raises(SystemExit):
+            generate.parse_args(base + [flag, value])
+    assert not os.path.exists(tmp / "e.wav")
