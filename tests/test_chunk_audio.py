@@ -1,0 +1,62 @@
+import os
+
+import numpy as np
+import pytest
+import soundfile
+
+import chunk_audio
+from samplernn.errors import UserError
+
+RATE = 8000
+
+
+@pytest.fixture
+def recording(tmp_path):
+    """10.5 s: tone 0-3.8 s, silence 3.8-7.2 s, tone 7.2-10.5 s (stereo, 16-bit)."""
+    t = np.arange(int(10.5 * RATE)) / RATE
+    audio = 0.5 * np.sin(2 * np.pi * 330 * t)
+    audio[int(3.8 * RATE):int(7.2 * RATE)] = 0.0
+    path = tmp_path / "take.wav"
+    soundfile.write(str(path), np.stack([audio, audio], 1), RATE, subtype="PCM_16")
+    return str(path), audio
+
+
+def test_chunks_names_lengths_overlaps_and_silence(recording, tmp_path, capsys):
+    path, audio = recording
+    out = tmp_path / "chunks"  # created by the script
+    assert chunk_audio.main(["--input_file", path, "--output_dir", str(out) + "/",
+                             "--chunk_length", "2000", "--overlap", "500"]) == 0
+    # Chunks start every 1.5 s: 0, 1.5, ..., 7.5 s -> 6 full chunks; 9.0 s leaves 1.5 s (dropped).
+    # Chunks 3 (3-5 s: 1.2 s silent), 4 (4.5-6.5: all silent) and 5 (6-8: 1.2 s silent)
+    # are at least half silent and omitted.
+    names = sorted(os.listdir(out), key=lambda n: int(n.split("_")[-1][:-4]))
+    assert names == ["take_chunk_1.wav", "take_chunk_2.wav", "take_chunk_6.wav"]
+    text = capsys.readouterr().out
+    for n in (3, 4, 5):
+        assert f"Chunk {n} of take is silent: omitted" in text
+    assert ("Done: 6 chunk(s) processed, 3 omitted as silent, 3 written" in text
+            and "1 trailing piece(s)" in text)
+    first, rate = soundfile.read(str(out / "take_chunk_1.wav"))
+    second, _ = soundfile.read(str(out / "take_chunk_2.wav"))
+    assert rate == RATE and first.ndim == 1 and len(first) == 2 * RATE
+    np.testing.assert_allclose(first[int(1.5 * RATE):], second[:int(0.5 * RATE)], atol=1e-4)
+    np.testing.assert_allclose(first, audio[:2 * RATE], atol=1e-4)
+
+
+def test_resampling_and_bad_input(recording, tmp_path):
+    path, _ = recording
+    chunk_audio.main(["--input_file", path, "--output_dir", str(tmp_path / "r"),
+                      "--chunk_length", "1000", "--sample_rate", "16000"])
+    audio, rate = soundfile.read(str(tmp_path / "r" / "take_chunk_1.wav"))
+    assert rate == 16000 and len(audio) == 16000
+    with pytest.raises(UserError, match="does not exist"):
+        chunk_audio.main(["--input_file", str(tmp_path / "no.wav"), "--output_dir", "x"])
+    with pytest.raises(UserError, match="--overlap must be"):
+        chunk_audio.main(["--input_file", path, "--output_dir", "x", "--chunk_length", "100",
+                          "--overlap", "100"])
+    with pytest.raises(UserError, match="--chunk_length must be positive"):
+        chunk_audio.main(["--input_file", path, "--output_dir", "x", "--chunk_length", "0"])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not a wav" * 20)
+    with pytest.raises(UserError, match="cannot decode"):
+        chunk_audio.main(["--input_file", str(bad), "--output_dir", "x"])
