@@ -147,12 +147,10 @@ def restore(checkpoint: tf.train.Checkpoint, prefix: str, model_only: bool = Fal
         status = checkpoint.read(prefix)
     except (tf.errors.OpError, ValueError) as e:
         raise UserError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
+    if model_only:
+        status.expect_partial()  # the optimizer and progress in the file are not needed
     try:
-        if model_only:
-            status.expect_partial()
-            status.assert_existing_objects_matched()
-        else:
-            status.assert_existing_objects_matched()
+        status.assert_existing_objects_matched()
     except AssertionError as e:
         raise UserError(f"checkpoint {prefix} does not fit this model (was it trained with "
                         f"another config?): {str(e).splitlines()[0][:200]}") from None
