@@ -91,9 +91,13 @@ class Sampler:
             self._weights[name].assign(value)
 
     def _linear(self, name, x):
-        y = tf.matmul(x, self._weights[name + "/kernel"])
-        bias = self._weights.get(name + "/bias")
-        return y if bias is None else y + bias
+        """``x W + b`` as one product: the bias is the kernel's last row.
+
+        (XLA on CPU fuses a separate bias add into the product and then runs
+        it on one core; a plain product uses them all.)
+        """
+        ones = tf.ones(tf.concat([tf.shape(x)[:-1], [1]], 0), x.dtype)
+        return tf.matmul(tf.concat([x, ones], axis=-1), self._weights[name])
 
     # ------------------------------------------------------- one tier, one step
     def _tier_step(self, k, frame, conditioning, tier_states):
@@ -107,10 +111,8 @@ class Sampler:
         for i, state in enumerate(tier_states):
             rnn_input = tier.rnn_input(i, below, x)
             projected = self._linear(f"{name}_rnn{i}_input", rnn_input)
-            recurrent_bias = self._weights.get(f"{name}_rnn{i}_recurrent/bias")
             state = self.step_fn(projected, state,
-                                 self._weights[f"{name}_rnn{i}_recurrent/kernel"],
-                                 recurrent_bias)
+                                 lambda h, n=f"{name}_rnn{i}_recurrent": self._linear(n, h))
             below = state[0]
             outputs.append(below)
             new_states.append(state)
@@ -264,16 +266,15 @@ class Sampler:
 
 
 def _effective_weights(model) -> dict:
-    """``{name: tensor}``: every Linear's effective kernel and bias, and the MLP tables."""
+    """``{name: tensor}``: every Linear's effective kernel with its bias, and the MLP tables."""
     linears = [model.sample_mlp.first, *model.sample_mlp.hidden, model.sample_mlp.output_map]
     for tier in model.tiers:
         linears += [tier.input_map, tier.upsample, *tier.skip_maps]
         linears += [m for rnn in tier.rnns for m in (rnn.input_map, rnn.recurrent_map)]
     weights = {}
-    for layer in linears:
-        weights[f"{layer.name}/kernel"] = layer.kernel()
-        if layer.b is not None:
-            weights[f"{layer.name}/bias"] = layer.bias()
+    for layer in linears:  # kernel and bias as one [input_dim + 1, units] matrix
+        bias = layer.bias() if layer.b is not None else tf.zeros([layer.units])
+        weights[layer.name] = tf.concat([layer.kernel(), bias[None]], axis=0)
     weights["tables"] = tf.reshape(model.sample_mlp.tables(), [-1, model.config.dim])
     return weights
 

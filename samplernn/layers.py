@@ -56,39 +56,40 @@ class Linear(keras.layers.Layer):
 
 
 # ------------------------------------------------------------ recurrent steps
-def gru_step(x_projected, state, recurrent_kernel, recurrent_bias):
+def gru_step(x_projected, state, recurrent):
     """One GRU step (the cuDNN-compatible "reset after" form).
 
     Args:
         x_projected: ``[batch, 3 * units]``, the input already multiplied by
             the input kernel (plus its bias), gates ordered (z, r, h).
         state: ``(h,)`` with ``h [batch, units]``.
-        recurrent_kernel: ``[units, 3 * units]``; recurrent_bias ``[3 * units]``.
+        recurrent: the hidden-to-hidden map, ``h -> h U + b`` ``[batch, 3 * units]``
+            (a function, so the sampler can supply its own form of the same product).
     Returns:
         The new state ``(h,)``; ``h`` is also the step's output.
     """
     (h,) = state
     x_z, x_r, x_h = tf.split(x_projected, 3, axis=-1)
-    h_z, h_r, h_h = tf.split(tf.matmul(h, recurrent_kernel) + recurrent_bias, 3, axis=-1)
+    h_z, h_r, h_h = tf.split(recurrent(h), 3, axis=-1)
     z = tf.sigmoid(x_z + h_z)
     r = tf.sigmoid(x_r + h_r)
     candidate = tf.tanh(x_h + r * h_h)
     return (z * h + (1.0 - z) * candidate,)
 
 
-def lstm_step(x_projected, state, recurrent_kernel, recurrent_bias):
+def lstm_step(x_projected, state, recurrent):
     """One LSTM step.
 
     Args:
         x_projected: ``[batch, 4 * units]``, gates ordered (i, f, c, o).
         state: ``(h, c)``, each ``[batch, units]``.
-        recurrent_kernel: ``[units, 4 * units]``; recurrent_bias is unused
-            (the input bias covers it) and may be None.
+        recurrent: the hidden-to-hidden map, ``h -> h U`` ``[batch, 4 * units]``
+            (the input bias covers the gates' bias).
     Returns:
         The new state ``(h, c)``; ``h`` is the step's output.
     """
     h, c = state
-    gates = x_projected + tf.matmul(h, recurrent_kernel)
+    gates = x_projected + recurrent(h)
     i, f, g, o = tf.split(gates, 4, axis=-1)
     c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
     return tf.sigmoid(o) * tf.tanh(c), c
@@ -137,8 +138,11 @@ class Recurrent(keras.layers.Layer):
         projected = self.input_map(inputs)                     # [batch, time, gates*units]
         kernel, bias = self.recurrent_map.kernel(), self.recurrent_map.bias()
 
+        def recurrent(h):
+            return tf.matmul(h, kernel) if bias is None else tf.matmul(h, kernel) + bias
+
         def step(carry, x_t):
-            return self.step_fn(x_t, carry, kernel, bias)
+            return self.step_fn(x_t, carry, recurrent)
 
         time_major = tf.transpose(projected, [1, 0, 2])        # [time, batch, gates*units]
         states = tf.scan(step, time_major, initializer=tuple(state))
