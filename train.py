@@ -51,6 +51,10 @@ def parse_args(argv=None):
     p.add_argument("--num_val_batches", type=optional_int, default=1)
     p.add_argument("--random_seed", type=int, default=0,
                    help="Seed for weight initialization and data shuffling")
+    p.add_argument("--mixed_precision", type=boolean, default=False,
+                   help="Compute in float16 (GPU) or bfloat16 (CPU/TPU), weights in float32")
+    p.add_argument("--jit_compile", type=boolean, default=False,
+                   help="Compile the training step with XLA (see README for when it helps)")
     args = p.parse_args(argv)
     args.checkpoint_policy = CHECKPOINT_POLICIES[args.checkpoint_policy]
     return args
@@ -98,9 +102,13 @@ def main(argv=None):
                                        args.num_val_batches or 0, seed=args.random_seed)
 
     keras.utils.set_random_seed(args.random_seed)
+    policy = training.set_mixed_precision(args.mixed_precision)
+    if args.mixed_precision:
+        log.info("Mixed precision: %s", policy)
     model = build_model(config)
-    optimizer = training.make_optimizer(args.optimizer, args.learning_rate, args.momentum)
-    trainer = training.Trainer(model, optimizer)
+    optimizer = training.with_loss_scaling(
+        training.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
+    trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile)
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
     if resume_prefix:

@@ -14,12 +14,11 @@ sample over the measured bandwidth of a large matrix-vector product.
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.harness import peak_memory_mb, run_isolated  # noqa: E402
 
 SAMPLE_RATE = 16000
 BYTES_PER_WEIGHT = 4
@@ -94,7 +93,7 @@ def run_case(name: str, num_seqs: int, seconds: float) -> dict:
         "case": f"{name}:{num_seqs}",
         "samples_per_second": num_seqs * samples / elapsed,
         "real_time_factor": num_seqs * samples / elapsed / SAMPLE_RATE,
-        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_memory_mb": peak_memory_mb(),
         "multiply_adds_per_sample": macs,
         "compute_limit": mac_rate / macs,
     }
@@ -119,10 +118,7 @@ def main():
     print(f"{'case':<12}{'samples/s':>12}{'x real time':>13}{'peak MB':>10}"
           f"{'MACs/sample':>13}{'compute limit':>15}{'memory limit':>14}")
     for case in args.cases:
-        output = subprocess.run([sys.executable, __file__, "--one", case,
-                                 "--seconds", str(args.seconds)],
-                                check=True, capture_output=True, text=True).stdout
-        r = json.loads(output.strip().splitlines()[-1])
+        r = run_isolated(__file__, case, "--seconds", args.seconds)
         memory_limit = f"{r['bandwidth_limit']:>14,.0f}" if "bandwidth_limit" in r else f"{'-':>14}"
         print(f"{r['case']:<12}{r['samples_per_second']:>12,.0f}{r['real_time_factor']:>13.2f}"
               f"{r['peak_memory_mb']:>10,.0f}{r['multiply_adds_per_sample']:>13,.0f}"

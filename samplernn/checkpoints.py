@@ -68,14 +68,21 @@ def latest_checkpoint(path: str):
         return path
     if not os.path.isdir(path):
         return None
-    found = tf.train.latest_checkpoint(path)
-    if found:
-        return found
-    for run in reversed(run_dirs(path)):
-        found = tf.train.latest_checkpoint(run)
+    for directory in [path, *reversed(run_dirs(path))]:
+        found = _latest_in_directory(directory)
         if found:
             return found
     return None
+
+
+def _latest_in_directory(directory: str):
+    """TensorFlow's record of the newest checkpoint, else the highest-numbered one."""
+    found = tf.train.latest_checkpoint(directory)
+    if found:
+        return found
+    prefixes = [index[:-len(".index")] for index in
+                glob.glob(os.path.join(directory, f"{CHECKPOINT_NAME}-*.index"))]
+    return max(prefixes, key=checkpoint_epoch) if prefixes else None
 
 
 def resolve_checkpoint(path: str, flag: str = "--checkpoint_path") -> str:

@@ -140,8 +140,8 @@ class SampleMLP(keras.layers.Layer):
     def call(self, inputs, conditioning):
         """``inputs [batch, top + S]`` classes, ``conditioning [batch, S, dim]``."""
         tables = self.tables()
-        top = inputs.shape[1] - conditioning.shape[1]
-        steps = conditioning.shape[1]
+        steps = tf.shape(conditioning)[1]
+        top = tf.shape(inputs)[1] - steps
         first = 0.0
         for p in range(self.frame_size):
             # Position p of the window that precedes target j is inputs[:, top - F + j + p].
@@ -170,12 +170,13 @@ class SampleRNN(keras.Model):
 
     def call(self, inputs, states):
         """``inputs [batch, top + S]`` -> ``(logits [batch, S, q_levels], new states)``."""
-        top, seq_len = self.config.top_frame_size, inputs.shape[1] - self.config.top_frame_size
+        top = self.config.top_frame_size
+        seq_len = tf.shape(inputs)[1] - top
         batch = tf.shape(inputs)[0]
         conditioning, new_states = None, []
         for tier, tier_states in zip(self.tiers, states):
             f = tier.frame_size
-            frames = tf.reshape(inputs[:, top - f: top - f + seq_len], [batch, seq_len // f, f])
+            frames = tf.reshape(inputs[:, top - f: top - f + seq_len], [batch, -1, f])
             conditioning, tier_new = tier(frames, conditioning, tier_states)
             new_states.append(tier_new)
         return self.sample_mlp(inputs, conditioning), new_states

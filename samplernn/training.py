@@ -45,6 +45,29 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
     raise UserError(f"unknown --optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
+def set_mixed_precision(enabled: bool) -> str:
+    """Choose the compute precision of models built afterwards; return the policy name.
+
+    Mixed precision computes in float16 on GPUs and bfloat16 on CPUs and TPUs,
+    keeping float32 weights, RNN states between windows, softmax and loss.
+    """
+    if not enabled:
+        policy = "float32"
+    elif tf.config.list_physical_devices("GPU"):
+        policy = "mixed_float16"
+    else:
+        policy = "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def with_loss_scaling(optimizer):
+    """Wrap ``optimizer`` for float16 training (bfloat16 has float32's range: no need)."""
+    if keras.mixed_precision.global_policy().compute_dtype == "float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
 def learning_rate_for_epoch(base: float, epoch: int, reduce_after) -> float:
     """Constant, then exponential decay by LEARNING_RATE_DECAY per epoch after
     ``reduce_after`` epochs (``epoch`` is 0-based)."""
@@ -80,8 +103,9 @@ class Trainer:
             states = self._reset(reset, states, tf.shape(inputs)[0])
             logits, new_states = self.model(inputs, states)
             loss = cross_entropy(logits, targets)
+            scaled_loss = self.optimizer.scale_loss(loss)  # the loss itself unless float16
         variables = self.model.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
         return loss, accuracy(logits, targets), new_states
 
     def _eval_step(self, inputs, targets, reset, states):

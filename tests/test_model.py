@@ -132,3 +132,27 @@ def test_optimizers_and_bad_names():
     assert training.make_optimizer("rmsprop", 0.1).clipvalue == training.GRADIENT_CLIP_VALUE
     with pytest.raises(training.UserError, match="unknown --optimizer 'adamw'"):
         training.make_optimizer("adamw", 0.1)
+
+
+@pytest.fixture
+def mixed_precision():
+    policy = training.set_mixed_precision(True)
+    yield policy
+    training.set_mixed_precision(False)
+
+
+def test_mixed_precision_trains_with_float32_weights_states_and_loss(mixed_precision):
+    assert mixed_precision == "mixed_bfloat16"  # no GPU here
+    config = tiny_config()
+    model = build_model(config)
+    optimizer = training.with_loss_scaling(training.make_optimizer("adam", 1e-3))
+    trainer = training.Trainer(model, optimizer)
+    x = random_inputs(config)
+    states = model.initial_states(3)
+    for step in range(3):
+        loss, _, states = trainer.train_step(x, x[:, 16:], tf.constant(step == 0), states)
+    assert loss.dtype == tf.float32 and np.isfinite(float(loss))
+    assert all(s.dtype == tf.float32 for s in tf.nest.flatten(states))
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+    logits, _ = model(x, model.initial_states(3))
+    assert logits.dtype == tf.bfloat16

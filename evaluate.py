@@ -1,0 +1,53 @@
+"""Negative log-likelihood of a directory of audio under a trained model, in bits per sample.
+
+    python evaluate.py --checkpoint_path logdir/ID --data_dir ./test_audio
+
+Each file is scored as one sequence with the training's state handling (reset at
+its start, carried across windows). See README.md.
+"""
+
+import argparse
+import json
+
+from samplernn.cli import positive_float, positive_int, quiet_tensorflow, run, setup_logging
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint_path", required=True,
+                   help="A checkpoint (.../model.ckpt-N), a run directory or an id directory")
+    p.add_argument("--data_dir", required=True, help="Directory of audio files to score")
+    p.add_argument("--config_file", default=None,
+                   help="Model config; by default the one saved beside the checkpoint")
+    p.add_argument("--batch_size", type=positive_int, default=8, help="Files scored at once")
+    p.add_argument("--max_seconds", type=positive_float, default=None,
+                   help="Score only the first N seconds of each file")
+    p.add_argument("--json", action="store_true", help="Print the result as JSON")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    quiet_tensorflow()
+    from samplernn import checkpoints, data, evaluation
+
+    model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file)
+    files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
+    max_samples = int(args.max_seconds * config.sample_rate) if args.max_seconds else None
+    result = evaluation.evaluate_files(model, files, args.batch_size, max_samples)
+    if not result.files:
+        from samplernn.errors import UserError
+
+        raise UserError(f"no file in {args.data_dir} is long enough to score")
+    if args.json:
+        print(json.dumps({"checkpoint": prefix, **result.to_dict()}, indent=2))
+    else:
+        print(f"NLL: {result.bits_per_sample:.4f} bits per sample over {result.samples:,} "
+              f"samples in {len(result.files)} file(s) ({prefix})")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
