@@ -12,6 +12,8 @@ Modules, one concept each:
     training      the compiled training step, the epoch loop and its callbacks
     checkpoints   run directories, checkpoint saving, finding and restoring
     generation    the fast incremental sampler
+    evaluation    negative log-likelihood of audio files, in bits per sample
+    tuning        hyperparameter search with Keras Tuner
     chunking      cutting long recordings into equal-length chunks (pydub)
     cli           argument types, logging and clean errors for the scripts
     demo          a small synthetic corpus for trying things out

@@ -1,0 +1,106 @@
+"""Search model and optimizer hyperparameters with Keras Tuner.
+
+    python tune.py --data_dir ./chunks --dim 256 512 --num_rnn_layers 1 2 --max_trials 10
+
+Every tunable flag takes a list of choices (frame sizes as comma-separated
+lists: --frame_sizes 16,64 4,16,64); keys not given keep the base config's
+value. At the end the search summary is printed and the best configuration is
+written as a *.config.json file that train.py takes as --config_file. See
+README.md, also for running one search over several processes or machines.
+"""
+
+import argparse
+import os
+
+from samplernn.cli import (boolean, optional_int, positive_int, quiet_tensorflow, run,
+                           setup_logging)
+
+
+def frame_size_list(text: str) -> list:
+    try:
+        return [int(size) for size in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 16,64, got {text!r}") from None
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_dir", required=True, help="Directory of training audio")
+    p.add_argument("--config_file", default="./default.config.json",
+                   help="Base config; the choices below replace its values")
+    p.add_argument("--output_file", default="./best.config.json",
+                   help="Where the best config is written (*.config.json)")
+    p.add_argument("--type", default="random_search",
+                   help="random_search, bayesian or hyperband")
+    p.add_argument("--objective", default="val_loss",
+                   choices=["loss", "val_loss", "accuracy", "val_accuracy"])
+    p.add_argument("--max_trials", type=positive_int, default=10)
+    p.add_argument("--num_epochs", type=positive_int, default=10, help="Epochs per trial")
+    p.add_argument("--early_stopping_patience", type=optional_int, default=3)
+    p.add_argument("--num_val_batches", type=int, default=1)
+    p.add_argument("--sample_rate", type=positive_int, default=None)
+    p.add_argument("--directory", default="./tuning", help="Where the tuner keeps its trials")
+    p.add_argument("--project_name", default="samplernn")
+    p.add_argument("--overwrite", type=boolean, default=False,
+                   help="Start the search afresh instead of resuming it")
+    p.add_argument("--random_seed", type=int, default=0)
+    choices = p.add_argument_group("choices (each flag takes one or more values)")
+    choices.add_argument("--frame_sizes", type=frame_size_list, nargs="+")
+    choices.add_argument("--dim", type=positive_int, nargs="+")
+    choices.add_argument("--rnn_type", nargs="+")
+    choices.add_argument("--num_rnn_layers", type=positive_int, nargs="+")
+    choices.add_argument("--seq_len", type=positive_int, nargs="+")
+    choices.add_argument("--q_type", nargs="+")
+    choices.add_argument("--skip_conn", type=boolean, nargs="+")
+    choices.add_argument("--learning_rate", type=float, nargs="+")
+    choices.add_argument("--momentum", type=float, nargs="+")
+    choices.add_argument("--batch_size", type=positive_int, nargs="+")
+    args = p.parse_args(argv)
+    if not args.output_file.endswith(".config.json"):
+        p.error(f"--output_file must end in .config.json, got {args.output_file}")
+    return args
+
+
+DEFAULT_TRAINING = {"learning_rate": 0.001, "momentum": 0.9, "batch_size": 64}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    quiet_tensorflow()
+    import keras
+
+    from samplernn import tuning
+    from samplernn.config import load_config, save_config
+    from samplernn.data import find_audio_files
+
+    base = load_config(args.config_file, sample_rate=args.sample_rate)
+    keys = tuning.MODEL_KEYS + tuning.TRAINING_KEYS
+    space = tuning.SearchSpace({k: getattr(args, k) for k in keys if getattr(args, k)})
+    space.validate(base)                 # before any training starts
+    find_audio_files(args.data_dir)      # fail early on a bad --data_dir
+    keras.utils.set_random_seed(args.random_seed)
+    hypermodel = tuning.SampleRNNHyperModel(
+        base, space, args.data_dir, DEFAULT_TRAINING, args.num_epochs,
+        args.early_stopping_patience, args.num_val_batches, args.objective)
+    tuner = tuning.make_tuner(args.type, hypermodel, args.objective, args.max_trials,
+                              args.num_epochs, args.directory, args.project_name,
+                              args.random_seed, args.overwrite)
+    tuner.search()
+    worker = os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief"
+    if worker:  # the chief reports and writes the result
+        return 0
+    tuner.results_summary(num_trials=min(args.max_trials, 5))
+    best = tuner.get_best_hyperparameters(1)[0]
+    config, values = hypermodel.trial_values(best)
+    save_config(config, args.output_file)
+    flags = " ".join(f"--{k} {values[k]}" for k in tuning.TRAINING_KEYS)
+    print(f"Best config written to {args.output_file}; train it with:\n"
+          f"  python train.py --data_dir {args.data_dir} --config_file {args.output_file} {flags}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
