@@ -32,6 +32,8 @@ def parse_args(argv=None):
                    help="Start each output file with the seed audio")
     p.add_argument("--random_seed", type=int, default=0,
                    help="Same seed, same checkpoint, same flags: same audio")
+    p.add_argument("--plot", action="store_true",
+                   help="Also write <name>.png: waveform and spectrogram of each file")
     return p.parse_args(argv)
 
 
@@ -58,6 +60,9 @@ def main(argv=None):
                                args.random_seed, seed, args.include_seed)
     for path, temperature in zip(paths, temperatures):
         log.info("Wrote %s (temperature %g)", path, temperature)
+    if args.plot:
+        for png in generation.plot_generated(paths, config.sample_rate):
+            log.info("Wrote %s", png)
     return 0
 
 

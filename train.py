@@ -121,6 +121,7 @@ def main(argv=None):
     manager = tf.train.CheckpointManager(checkpoint, run_dir, max_to_keep=args.max_checkpoints,
                                          checkpoint_name=checkpoints.CHECKPOINT_NAME)
     tracker = training.ImprovementTracker(progress, args.early_stopping_patience)
+    tensorboard = training.TensorBoardLogger(run_dir, optimizer)
     on_save = []
     if args.generate:
         from samplernn.generation import TrainingAudioWriter
@@ -128,10 +129,13 @@ def main(argv=None):
         on_save.append(TrainingAudioWriter(
             model, config, os.path.join(args.output_dir, args.id), args.id,
             args.max_generate_per_epoch, args.output_file_dur, args.temperature,
-            seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed))
+            seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
+            summary_writer=tensorboard.train_writer,
+            reference_audio=data.excerpt(args.output_file_dur)))
     callbacks = [
         training.StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),
-        training.TensorBoardLogger(run_dir, optimizer),
+        tensorboard,
+        training.CsvLogger(os.path.join(run_dir, "metrics.csv")),
         tracker,  # before the saver: "Best" needs to know whether this epoch improved
         training.CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy,
                                  tracker, on_save),

@@ -16,5 +16,6 @@ Modules, one concept each:
     tuning        hyperparameter search with Keras Tuner
     chunking      cutting long recordings into equal-length chunks (pydub)
     cli           argument types, logging and clean errors for the scripts
+    plots         waveform and log-mel spectrogram pictures (PNG)
     demo          a small synthetic corpus for trying things out
 """

@@ -193,6 +193,12 @@ class TrainingData:
                  data.num_train_sequences, data.num_val_sequences)
         return data
 
+    def excerpt(self, seconds: float) -> np.ndarray:
+        """Float audio of the first validation sequence (or training one): ``[samples]``."""
+        corpus = self._validation if self.num_val_sequences else self._train
+        samples = corpus[0, :int(seconds * self.config.sample_rate)].numpy()
+        return quantization.dequantize(samples, self.config.q_type, self.config.q_levels)
+
     @property
     def train_steps_per_epoch(self) -> int:
         return (self.num_train_sequences // self.batch_size) * self.windows_per_sequence

@@ -349,6 +349,22 @@ def write_generated(sampler: Sampler, paths: list, seconds: float, temperatures:
     return paths
 
 
+def plot_generated(paths: list, sample_rate: int) -> list:
+    """Write ``<wav stem>.png`` (waveform and log-mel spectrogram) beside each WAV."""
+    import soundfile
+
+    from samplernn import plots
+
+    pngs = []
+    for path in paths:
+        audio = soundfile.read(path, dtype="float32")[0]
+        png_path = os.path.splitext(path)[0] + ".png"
+        plots.write_png(png_path, plots.waveform_and_spectrogram_png(
+            audio, sample_rate, os.path.basename(path)))
+        pngs.append(png_path)
+    return pngs
+
+
 def load_seed(path: str, config, seed_offset: int = 0) -> np.ndarray:
     """Quantized seed audio from ``path`` at the model's rate, from ``seed_offset``."""
     from samplernn.audio import load_audio
@@ -365,14 +381,18 @@ def load_seed(path: str, config, seed_offset: int = 0) -> np.ndarray:
 
 class TrainingAudioWriter:
     """Called after each checkpoint save during training: writes
-    ``<output_dir>/<id>_e=<epoch>_<i>_t<temperature>.wav`` files."""
+    ``<output_dir>/<id>_e=<epoch>_<i>_t<temperature>.wav`` files and, given a
+    ``summary_writer``, logs each to TensorBoard as audio and as a log-mel
+    spectrogram beside one of ``reference_audio`` (a real excerpt)."""
 
     def __init__(self, model, config, output_dir, run_id, max_files, seconds, temperatures,
-                 seed_file=None, seed_offset=0, random_seed=0):
+                 seed_file=None, seed_offset=0, random_seed=0, summary_writer=None,
+                 reference_audio=None):
         self.model, self.config, self.output_dir, self.run_id = model, config, output_dir, run_id
         self.num_files, self.seconds, self.random_seed = max_files or 0, seconds, random_seed
         self.temperatures = expand_temperatures(temperatures, self.num_files) if self.num_files else []
         self.seed_classes = load_seed(seed_file, config, seed_offset) if seed_file else None
+        self.summary_writer, self.reference_audio = summary_writer, reference_audio
         self.sampler = None
 
     def __call__(self, epoch: int, checkpoint_prefix: str) -> None:
@@ -388,3 +408,25 @@ class TrainingAudioWriter:
                         random_seed=self.random_seed + epoch, seed_classes=self.seed_classes,
                         show_progress=False)
         log.info("Generated %s", ", ".join(paths))
+        if self.summary_writer is not None:
+            self._summarize(epoch, paths)
+
+    def _summarize(self, epoch: int, paths: list) -> None:
+        import soundfile
+
+        from samplernn import plots
+
+        rate = self.config.sample_rate
+        with self.summary_writer.as_default(step=epoch):
+            for index, (path, temperature) in enumerate(zip(paths, self.temperatures), start=1):
+                audio = soundfile.read(path, dtype="float32")[0]
+                tag = f"generated/{index}_t{temperature:g}"
+                tf.summary.audio(tag, audio[None, :, None], rate,
+                                 description=f"epoch {epoch}, temperature {temperature:g}")
+                panels = {f"generated (t={temperature:g})": audio}
+                if self.reference_audio is not None:
+                    panels["real (validation excerpt)"] = self.reference_audio
+                png = plots.spectrograms_png(panels, rate)
+                tf.summary.image(f"spectrogram/{index}_t{temperature:g}",
+                                 tf.image.decode_png(png)[None])
+        self.summary_writer.flush()

@@ -215,7 +215,29 @@ class TensorBoardLogger(Callback):
                 for name in ("loss", "accuracy", "bits_per_sample"):
                     tf.summary.scalar(name, logs[prefix + name])
                 tf.summary.scalar("learning_rate", logs["learning_rate"])
+                tf.summary.scalar("epoch_sec_per_step", logs["sec_per_step"])
             writer.flush()
+
+
+class CsvLogger(Callback):
+    """One row per epoch in ``<run_dir>/metrics.csv``: the figures TensorBoard shows."""
+
+    COLUMNS = ("epoch", "loss", "accuracy", "bits_per_sample", "val_loss", "val_accuracy",
+               "val_bits_per_sample", "learning_rate", "sec_per_step")
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs):
+        import csv
+        import os
+
+        new_file = not os.path.exists(self.path)
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, self.COLUMNS, extrasaction="ignore", restval="")
+            if new_file:
+                writer.writeheader()
+            writer.writerow({"epoch": epoch, **logs})
 
 
 class ImprovementTracker(Callback):
@@ -275,7 +297,7 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
             steps_run = 0            # steps of this epoch run in this process
             dataset = data.train_dataset(epoch).skip(step)
             force_reset = step > 0   # resuming inside an epoch: the carried state is gone
-            tick = time.perf_counter()
+            tick = epoch_start = time.perf_counter()
             for inputs, targets, reset in dataset:
                 if force_reset:
                     reset, force_reset = tf.constant(True), False
@@ -292,7 +314,8 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
                     callback.on_step_end(epoch + 1, step, logs)
             logs = {"loss": logs["loss"], "accuracy": logs["accuracy"],
                     "bits_per_sample": nats_to_bits(logs["loss"]),
-                    "learning_rate": learning_rate}
+                    "learning_rate": learning_rate,
+                    "sec_per_step": (time.perf_counter() - epoch_start) / max(steps_run, 1)}
             logs.update({f"val_{k}": v for k, v in
                          trainer.evaluate(data.validation_dataset(), batch).items()})
             epoch, step = epoch + 1, 0

@@ -1,0 +1,68 @@
+"""What training and generation show: TensorBoard summaries, CSV, PNG plots."""
+
+import csv
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import generate
+import train
+from samplernn import checkpoints
+from samplernn.config import save_config
+from conftest import tiny_config
+
+
+def summaries_by_plugin(log_dir):
+    events = EventAccumulator(log_dir, size_guidance={"tensors": 0})
+    events.Reload()
+    found = {}
+    for tag in events.Tags()["tensors"]:
+        plugin = events.SummaryMetadata(tag).plugin_data.plugin_name
+        found.setdefault(plugin, set()).add(tag)
+    return events, found
+
+
+def test_training_logs_audio_spectrograms_scalars_and_csv(tmp_path, demo_dir):
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+    assert train.main(["--id", "o", "--data_dir", demo_dir, "--config_file", config_path,
+                       "--logdir_root", str(tmp_path / "logdir"), "--output_dir",
+                       str(tmp_path / "gen"), "--batch_size", "4", "--num_epochs", "2",
+                       "--output_file_dur", "0.2", "--temperature", "0.9"]) == 0
+    (run_dir,) = checkpoints.run_dirs(str(tmp_path / "logdir" / "o"))
+    events, train_summaries = summaries_by_plugin(os.path.join(run_dir, "train"))
+    assert train_summaries["audio"] == {"generated/1_t0.9"}
+    assert train_summaries["images"] == {"spectrogram/1_t0.9"}
+    assert {"loss", "accuracy", "bits_per_sample", "learning_rate", "step_loss",
+            "sec_per_step"} <= train_summaries["scalars"]
+    assert [e.step for e in events.Tensors("loss")] == [1, 2]
+    assert [e.step for e in events.Tensors("generated/1_t0.9")] == [1, 2]
+    _, val_summaries = summaries_by_plugin(os.path.join(run_dir, "validation"))
+    assert {"loss", "accuracy", "bits_per_sample", "learning_rate"} <= val_summaries["scalars"]
+
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    for row in rows:
+        assert float(row["bits_per_sample"]) == pytest.approx(float(row["loss"]) / np.log(2))
+        assert 0 < float(row["val_bits_per_sample"]) < 9 and float(row["sec_per_step"]) > 0
+
+
+def test_generate_plot_writes_a_real_png(tmp_path):
+    from samplernn.model import build_model
+
+    config = tiny_config()
+    model = build_model(config)
+    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "p")
+    checkpoints.save_run_config(run_dir, config)
+    checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-1"))
+    out = str(tmp_path / "g.wav")
+    generate.main(["--output_path", out, "--checkpoint_path", run_dir, "--dur", "0.3",
+                   "--num_seqs", "2", "--plot"])
+    for index, temperature in ((1, "0.75"), (2, "0.75")):
+        image = matplotlib.image.imread(str(tmp_path / f"g_{index}_t{temperature}.png"))
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
+        assert image[..., :3].std() > 0.05  # not blank
