@@ -55,6 +55,8 @@ def parse_args(argv=None):
                    help="Compute in float16 (GPU) or bfloat16 (CPU/TPU), weights in float32")
     p.add_argument("--jit_compile", type=boolean, default=False,
                    help="Compile the training step with XLA (see README for when it helps)")
+    p.add_argument("--strategy", default="auto",
+                   help="auto, mirrored, multi_worker (from TF_CONFIG) or tpu")
     args = p.parse_args(argv)
     args.checkpoint_policy = CHECKPOINT_POLICIES[args.checkpoint_policy]
     return args
@@ -67,13 +69,17 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from samplernn import checkpoints, training
+    from samplernn import checkpoints, distribute, training
     from samplernn.config import load_config
     from samplernn.data import TrainingData
     from samplernn.errors import UserError
     from samplernn.model import build_model
 
     log = training.log
+    # First of all: multi-worker collectives must be set up before TensorFlow runs anything.
+    strategy = distribute.make_strategy(args.strategy)
+    chief = distribute.is_chief(strategy)
+    distribute.per_replica_batch_size(strategy, args.batch_size)
     if args.max_checkpoints is not None and args.max_checkpoints <= 0:
         raise UserError(f"--max_checkpoints must be positive or None, got {args.max_checkpoints}")
     if args.early_stopping_patience is not None and args.early_stopping_patience <= 0:
@@ -98,6 +104,9 @@ def main(argv=None):
                     f"{checkpoints.config_path_for(resume_prefix)} to resume it, or --resume "
                     f"False (or a new --id) to start afresh")
 
+    if strategy.num_replicas_in_sync > 1:
+        log.info("Training on %d replicas (%s)", strategy.num_replicas_in_sync,
+                 type(strategy).__name__)
     data = TrainingData.from_directory(args.data_dir, config, args.batch_size,
                                        args.num_val_batches or 0, seed=args.random_seed)
 
@@ -105,10 +114,11 @@ def main(argv=None):
     policy = training.set_mixed_precision(args.mixed_precision)
     if args.mixed_precision:
         log.info("Mixed precision: %s", policy)
-    model = build_model(config)
-    optimizer = training.with_loss_scaling(
-        training.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
-    trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile)
+    with strategy.scope():
+        model = build_model(config)
+        optimizer = training.with_loss_scaling(
+            training.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
+    trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy)
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
     if resume_prefix:
@@ -116,11 +126,21 @@ def main(argv=None):
         log.info("Resuming from %s: %d epoch(s) done%s", resume_prefix, int(progress.epoch),
                  f", {int(progress.step)} step(s) into the next" if int(progress.step) else "")
 
+    tracker = training.ImprovementTracker(progress, args.early_stopping_patience)
+    if not chief:  # saves as every worker must, but into temporary directories
+        callbacks = [tracker, training.CheckpointSaver(
+            distribute.ThrowawayCheckpoints(checkpoint), args.checkpoint_every,
+            args.checkpoint_policy, tracker)]
+        result = training.fit(trainer, data, args.num_epochs, progress, callbacks,
+                              base_learning_rate=args.learning_rate,
+                              reduce_learning_rate_after=args.reduce_learning_rate_after)
+        log.info("Worker finished; weights fingerprint %s", checkpoints.fingerprint(model))
+        return 130 if result.interrupted else 0
+
     run_dir = checkpoints.new_run_dir(args.logdir_root, args.id)
     checkpoints.save_run_config(run_dir, config)
     manager = tf.train.CheckpointManager(checkpoint, run_dir, max_to_keep=args.max_checkpoints,
                                          checkpoint_name=checkpoints.CHECKPOINT_NAME)
-    tracker = training.ImprovementTracker(progress, args.early_stopping_patience)
     tensorboard = training.TensorBoardLogger(run_dir, optimizer)
     on_save = []
     if args.generate:
@@ -150,6 +170,8 @@ def main(argv=None):
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
     log.info("Training finished after %d epoch(s); checkpoints are in %s",
              int(progress.epoch), run_dir)
+    if strategy.num_replicas_in_sync > 1:
+        log.info("Weights fingerprint %s", checkpoints.fingerprint(model))
     return 0
 
 

@@ -13,6 +13,7 @@ Modules, one concept each:
     checkpoints   run directories, checkpoint saving, finding and restoring
     generation    the fast incremental sampler
     evaluation    negative log-likelihood of audio files, in bits per sample
+    distribute    tf.distribute strategies, chief-only writing
     tuning        hyperparameter search with Keras Tuner
     chunking      cutting long recordings into equal-length chunks (pydub)
     cli           argument types, logging and clean errors for the scripts

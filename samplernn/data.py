@@ -134,6 +134,23 @@ def cut_sequences(files: dict, config: ModelConfig,
     return np.stack(sequences), windows
 
 
+@dataclasses.dataclass(frozen=True)
+class ReplicaShard:
+    """Which rows of each batch a stream delivers, for training on several replicas.
+
+    The batch is split into ``num_replicas`` equal row blocks; a stream for
+    replicas ``first .. first + count - 1`` yields, for each window, one
+    element per replica in that order (how ``tf.distribute`` hands a worker's
+    elements to its local replicas).
+    """
+    num_replicas: int = 1
+    first: int = 0
+    count: int = 1
+
+
+WHOLE_BATCH = ReplicaShard()
+
+
 @dataclasses.dataclass
 class SplitSequences:
     train: np.ndarray       # [num_train, sequence_length]
@@ -214,32 +231,49 @@ class TrainingData:
         num_groups = self.num_train_sequences // self.batch_size
         return order[:num_groups * self.batch_size].reshape(num_groups, self.batch_size)
 
-    def train_dataset(self, epoch: int):
-        """The training stream of ``epoch`` (0-based), ``train_steps_per_epoch`` long."""
-        return self._windows(self._train, self.train_order(epoch))
+    def train_dataset(self, epoch: int, shard: ReplicaShard = WHOLE_BATCH, skip_steps: int = 0):
+        """The training stream of ``epoch`` (0-based), ``train_steps_per_epoch`` long
+        (times ``shard.count``), less its first ``skip_steps`` steps."""
+        return self._windows(self._train, self.train_order(epoch), shard, skip_steps)
 
-    def validation_dataset(self):
+    def validation_dataset(self, shard: ReplicaShard = WHOLE_BATCH):
         """The validation stream, in fixed order, ``validation_steps`` long."""
         num_groups = self.num_val_sequences // self.batch_size
         order = np.arange(num_groups * self.batch_size).reshape(num_groups, self.batch_size)
-        return self._windows(self._validation, order)
+        return self._windows(self._validation, order, shard)
 
-    def _windows(self, corpus, order: np.ndarray):
+    def distributed(self, strategy, make_dataset):
+        """``make_dataset(shard)`` for each worker of ``strategy``, as a distributed dataset."""
+
+        def dataset_for_worker(context):
+            local = context.num_replicas_in_sync // context.num_input_pipelines
+            return make_dataset(ReplicaShard(context.num_replicas_in_sync,
+                                             context.input_pipeline_id * local, local))
+
+        return strategy.distribute_datasets_from_function(dataset_for_worker)
+
+    def _windows(self, corpus, order: np.ndarray, shard: ReplicaShard, skip_steps: int = 0):
         import tensorflow as tf
 
         top, seq_len = self.config.top_frame_size, self.config.seq_len
-        windows = self.windows_per_sequence
+        windows, replicas = self.windows_per_sequence, shard.count
+        rows = self.batch_size // shard.num_replicas
+        # [groups, replicas of this stream, rows per replica]
+        order = order.reshape(len(order), shard.num_replicas, rows)
+        order = order[:, shard.first:shard.first + replicas]
 
         def group_windows(indices):
-            sequences = tf.cast(tf.gather(corpus, indices), tf.int32)  # [batch, length]
+            sequences = tf.cast(tf.gather(corpus, indices), tf.int32)  # [replicas, rows, length]
 
-            def window(w):
-                start = tf.cast(w, tf.int32) * seq_len
-                inputs = sequences[:, start:start + top + seq_len]
+            def window(k):
+                k = tf.cast(k, tf.int32)
+                w, replica = k // replicas, k % replicas
+                start = w * seq_len
+                inputs = sequences[replica, :, start:start + top + seq_len]
                 return inputs, inputs[:, top:], tf.equal(w, 0)
 
-            return tf.data.Dataset.range(windows).map(window)
+            return tf.data.Dataset.range(windows * replicas).map(window)
 
         dataset = tf.data.Dataset.from_tensor_slices(order.astype(np.int32))
-        dataset = dataset.flat_map(group_windows)
+        dataset = dataset.flat_map(group_windows).skip(skip_steps * replicas)
         return dataset.prefetch(tf.data.AUTOTUNE)

@@ -83,15 +83,37 @@ class Trainer:
     and return ``(loss, accuracy, new_states)``; when ``reset`` is true the
     states are replaced by the model's (learned) initial states first, inside
     the gradient tape so that the initial states learn too.
+
+    Under a ``tf.distribute`` strategy (build the model and optimizer in its
+    scope) the inputs and states are per-replica values, each replica
+    carrying its own rows; loss and accuracy come back averaged over replicas.
+    Without one, the default strategy makes this plain single-device training.
     """
 
-    def __init__(self, model, optimizer, jit_compile: bool = False):
+    def __init__(self, model, optimizer, jit_compile: bool = False, strategy=None):
         self.model, self.optimizer = model, optimizer
-        self.optimizer.build(model.trainable_variables)
-        self.train_step = tf.function(self._train_step, jit_compile=jit_compile,
-                                      reduce_retracing=True)
-        self.eval_step = tf.function(self._eval_step, jit_compile=jit_compile,
-                                     reduce_retracing=True)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        with self.strategy.scope():
+            self.optimizer.build(model.trainable_variables)
+        self.train_step = tf.function(self._distributed(self._train_step),
+                                      jit_compile=jit_compile, reduce_retracing=True)
+        self.eval_step = tf.function(self._distributed(self._eval_step),
+                                     jit_compile=jit_compile, reduce_retracing=True)
+
+    def _distributed(self, replica_step):
+        def step(inputs, targets, reset, states):
+            loss, acc, states = self.strategy.run(replica_step, (inputs, targets, reset, states))
+            mean = tf.distribute.ReduceOp.MEAN
+            return (self.strategy.reduce(mean, loss, axis=None),
+                    self.strategy.reduce(mean, acc, axis=None), states)
+        return step
+
+    def initial_states(self, batch_size: int):
+        """Reset states for a global batch, split over the replicas."""
+        from samplernn.distribute import per_replica_batch_size
+
+        rows = per_replica_batch_size(self.strategy, batch_size)
+        return self.strategy.run(lambda: self.model.initial_states(rows))
 
     def _reset(self, reset, states, batch_size):
         initial = self.model.initial_states(batch_size)
@@ -103,7 +125,9 @@ class Trainer:
             states = self._reset(reset, states, tf.shape(inputs)[0])
             logits, new_states = self.model(inputs, states)
             loss = cross_entropy(logits, targets)
-            scaled_loss = self.optimizer.scale_loss(loss)  # the loss itself unless float16
+            # Gradients are summed over replicas: each contributes its share of the mean.
+            replica_loss = loss / self.strategy.num_replicas_in_sync
+            scaled_loss = self.optimizer.scale_loss(replica_loss)  # unchanged unless float16
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
         return loss, accuracy(logits, targets), new_states
@@ -113,18 +137,19 @@ class Trainer:
         logits, new_states = self.model(inputs, states)
         return cross_entropy(logits, targets), accuracy(logits, targets), new_states
 
-    def evaluate(self, dataset, batch_size: int) -> dict:
-        """Mean loss (nats), accuracy and bits per sample over ``dataset``."""
-        states = self.model.initial_states(batch_size)
+    def evaluate(self, data) -> dict:
+        """Mean loss (nats), accuracy and bits per sample over the validation windows."""
+        if not data.validation_steps:
+            return {}
+        states = self.initial_states(data.batch_size)
         total_loss = total_accuracy = 0.0
-        steps = 0
+        dataset = data.distributed(self.strategy, data.validation_dataset)
         for inputs, targets, reset in dataset:
             loss, acc, states = self.eval_step(inputs, targets, reset, states)
-            total_loss, total_accuracy, steps = total_loss + float(loss), total_accuracy + float(acc), steps + 1
-        if steps == 0:
-            return {}
-        loss = total_loss / steps
-        return {"loss": loss, "accuracy": total_accuracy / steps, "bits_per_sample": nats_to_bits(loss)}
+            total_loss, total_accuracy = total_loss + float(loss), total_accuracy + float(acc)
+        loss = total_loss / data.validation_steps
+        return {"loss": loss, "accuracy": total_accuracy / data.validation_steps,
+                "bits_per_sample": nats_to_bits(loss)}
 
 
 # ------------------------------------------------------------------ callbacks
@@ -203,7 +228,7 @@ class TensorBoardLogger(Callback):
         self.val_writer = tf.summary.create_file_writer(f"{run_dir}/validation")
 
     def on_step_end(self, epoch, step, logs):
-        with self.train_writer.as_default(step=int(self.optimizer.iterations)):
+        with self.train_writer.as_default(step=int(self.optimizer.iterations.numpy())):
             tf.summary.scalar("step_loss", logs["step_loss"])
             tf.summary.scalar("sec_per_step", logs["sec_per_step"])
 
@@ -282,7 +307,7 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     Ctrl-C is caught: the callbacks' ``on_interrupt`` run (the checkpoint one
     saves the weights reached), and the result says ``interrupted``.
     """
-    model, batch = trainer.model, data.batch_size
+    batch = data.batch_size
     base_learning_rate = base_learning_rate or float(trainer.optimizer.learning_rate)
     result = FitResult(history=[])
     epoch, step = int(progress.epoch), int(progress.step)
@@ -291,11 +316,12 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
             learning_rate = learning_rate_for_epoch(base_learning_rate, epoch,
                                                     reduce_learning_rate_after)
             trainer.optimizer.learning_rate.assign(learning_rate)
-            states = model.initial_states(batch)
+            states = trainer.initial_states(batch)
             total_loss = total_accuracy = 0.0
             logs = {"loss": float("nan"), "accuracy": float("nan")}
             steps_run = 0            # steps of this epoch run in this process
-            dataset = data.train_dataset(epoch).skip(step)
+            dataset = data.distributed(trainer.strategy, lambda shard, epoch=epoch, skip=step:
+                                       data.train_dataset(epoch, shard, skip))
             force_reset = step > 0   # resuming inside an epoch: the carried state is gone
             tick = epoch_start = time.perf_counter()
             for inputs, targets, reset in dataset:
@@ -316,8 +342,7 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
                     "bits_per_sample": nats_to_bits(logs["loss"]),
                     "learning_rate": learning_rate,
                     "sec_per_step": (time.perf_counter() - epoch_start) / max(steps_run, 1)}
-            logs.update({f"val_{k}": v for k, v in
-                         trainer.evaluate(data.validation_dataset(), batch).items()})
+            logs.update({f"val_{k}": v for k, v in trainer.evaluate(data).items()})
             epoch, step = epoch + 1, 0
             progress.epoch.assign(epoch)
             progress.step.assign(0)

@@ -1,0 +1,121 @@
+"""tf.distribute: mirrored replicas match one device; two workers train in lockstep."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from samplernn import checkpoints
+from samplernn.config import save_config
+from samplernn.data import ReplicaShard, TrainingData, split_sequences
+from conftest import REPO_ROOT, tiny_config
+
+PROCESS_TIMEOUT_S = 300
+
+
+def run_processes(commands, cwd):
+    """Start every ``(argv, env)``; wait with a time limit; kill only these on the way out."""
+    processes = []
+    try:
+        for argv, env in commands:
+            processes.append(subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True))
+        outputs = [p.communicate(timeout=PROCESS_TIMEOUT_S)[0] for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return [(p.returncode, out) for p, out in zip(processes, outputs)]
+
+
+def test_replica_shards_split_each_window_by_rows():
+    config = tiny_config()
+    sequences = np.arange(8 * 144).reshape(8, 144) % 256
+    data = TrainingData(split_sequences(sequences, 4, 0), 2, config, 4)
+    whole = [x.numpy() for x, _, _ in data.train_dataset(3)]
+    shard = [(x.numpy(), r.numpy()) for x, _, r in data.train_dataset(3, ReplicaShard(2, 0, 2))]
+    assert len(shard) == 2 * len(whole)
+    for w, x in enumerate(whole):  # elements: window 0 replica 0, window 0 replica 1, ...
+        np.testing.assert_array_equal(shard[2 * w][0], x[:2])
+        np.testing.assert_array_equal(shard[2 * w + 1][0], x[2:])
+    second = [x.numpy() for x, _, _ in data.train_dataset(3, ReplicaShard(2, 1, 1))]
+    np.testing.assert_array_equal(np.stack(second), np.stack([x[2:] for x in whole]))
+
+
+def test_mirrored_over_two_logical_cpus_matches_one_device(demo_dir):
+    ((code, output),) = run_processes(
+        [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), demo_dir],
+          dict(os.environ))], REPO_ROOT)
+    assert code == 0, output[-3000:]
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    np.testing.assert_allclose(result["mirrored"], result["single"], rtol=1e-4)
+    assert result["single"][-1] < result["single"][0]
+    assert result["max_weight_difference"] < 1e-4
+    assert result["mirrored_val"] == pytest.approx(result["single_val"], rel=1e-4)
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_on_loopback(tmp_path, demo_dir):
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    argv = [sys.executable, os.path.join(REPO_ROOT, "train.py"), "--id", "mw",
+            "--data_dir", demo_dir, "--config_file", config_path, "--strategy", "multi_worker",
+            "--logdir_root", str(tmp_path / "logdir"), "--output_dir", str(tmp_path / "gen"),
+            "--batch_size", "4", "--num_epochs", "1", "--output_file_dur", "0.1"]
+    commands = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        commands.append((argv, dict(os.environ, TF_CONFIG=json.dumps(tf_config))))
+    results = run_processes(commands, str(tmp_path))
+    for code, output in results:
+        assert code == 0, output[-3000:]
+    fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
+    assert fingerprints[0] == fingerprints[1]
+    (run_dir,) = checkpoints.run_dirs(str(tmp_path / "logdir" / "mw"))
+    assert sorted(f for f in os.listdir(run_dir) if f.endswith(".index")) == ["model.ckpt-1.index"]
+    assert os.listdir(tmp_path / "gen" / "mw") == ["mw_e=1_1_t0.75.wav"]  # the chief's only
+    assert "Epoch: 1/1 done" in results[0][1] and "Worker finished" in results[1][1]
+
+    # Both workers resume from the chief's checkpoint (a shared logdir) and stay in step.
+    epochs = argv.index("--num_epochs") + 1
+    again = [(argv[:epochs] + ["2"] + argv[epochs + 1:], env) for argv, env in commands]
+    results = run_processes(again, str(tmp_path))
+    for code, output in results:
+        assert code == 0, output[-3000:]
+        assert "1 epoch(s) done" in output
+    assert "Epoch: 2/2, Step: 1/" in results[0][1]  # only the chief prints statistics
+    fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
+    assert fingerprints[0] == fingerprints[1]
+    assert len(checkpoints.run_dirs(str(tmp_path / "logdir" / "mw"))) == 2
+
+
+def test_unknown_strategy_and_indivisible_batch():
+    import types
+
+    from samplernn import distribute
+    from samplernn.errors import UserError
+
+    with pytest.raises(UserError, match="unknown --strategy 'gpus'"):
+        distribute.make_strategy("gpus")
+    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
+    assert distribute.per_replica_batch_size(two_replicas, 6) == 3
+    with pytest.raises(UserError, match="--batch_size 5 does not divide among 2 replicas; "
+                                        "use a multiple of 2"):
+        distribute.per_replica_batch_size(two_replicas, 5)
