@@ -68,6 +68,12 @@ def positive_float(text: str) -> float:
     return value
 
 
+def clock(seconds: float) -> str:
+    """Seconds as ``H:MM:SS`` for progress and ETA lines."""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("samplernn").setLevel(logging.INFO)

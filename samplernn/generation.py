@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from samplernn import quantization
+from samplernn.cli import clock
 from samplernn.errors import UserError
 from samplernn.layers import gru_step, lstm_step
 from samplernn.model import scale_samples
@@ -296,15 +297,10 @@ class ProgressBar:
         elapsed = now - self.start
         speed = done_seconds / elapsed if elapsed > 0 else 0.0
         eta = (self.total - done_seconds) / speed if speed > 0 else float("inf")
-        eta_text = _clock(eta) if np.isfinite(eta) else "?"
-        print(f"\rGenerated {done_seconds:.1f}/{self.total:.1f} s | elapsed {_clock(elapsed)} "
+        eta_text = clock(eta) if np.isfinite(eta) else "?"
+        print(f"\rGenerated {done_seconds:.1f}/{self.total:.1f} s | elapsed {clock(elapsed)} "
               f"| ETA {eta_text} | {speed:.2f}x real time", end="\n" if final else "",
               file=self.stream, flush=True)
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def write_generated(sampler: Sampler, paths: list, seconds: float, temperatures: list,

@@ -19,6 +19,7 @@ import time
 import keras
 import tensorflow as tf
 
+from samplernn.cli import clock
 from samplernn.errors import UserError
 from samplernn.model import accuracy, cross_entropy, nats_to_bits
 
@@ -203,7 +204,7 @@ class StatisticsPrinter(Callback):
                       f"Val Accuracy: {100 * logs['val_accuracy']:.3f}",
                       f"Val Bits/sample: {logs['val_bits_per_sample']:.3f}"]
         remaining = (self.num_epochs - epoch) * elapsed
-        print(", ".join(parts) + f", ({elapsed:.1f} sec, ETA {_duration(remaining)})",
+        print(", ".join(parts) + f", ({elapsed:.1f} sec, ETA {clock(remaining)})",
               file=self.stream, flush=True)
 
 
@@ -212,11 +213,6 @@ def format_step_line(epoch, num_epochs, step, steps_per_epoch, loss, accuracy_fr
     return (f"Epoch: {epoch}/{num_epochs}, Step: {step}/{steps_per_epoch}, "
             f"Loss: {loss:.3f}, Accuracy: {100 * accuracy_fraction:.3f}, "
             f"({sec_per_step:.4f} sec/step)")
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class TensorBoardLogger(Callback):
@@ -292,6 +288,40 @@ class ImprovementTracker(Callback):
                 and int(self.progress.epochs_without_improvement) >= self.patience)
 
 
+class CheckpointSaver(Callback):
+    """Saves ``model.ckpt-<epoch>`` every ``every`` epochs (policy ``always``) or
+    only when the monitored loss improved (policy ``best``), and always on
+    Ctrl-C. ``on_save`` functions are then called with ``(epoch, prefix)``.
+
+    An interrupted epoch ``e`` is saved as ``model.ckpt-<e>`` with progress
+    "``e - 1`` epochs completed, ``s`` steps into epoch ``e``"; resuming
+    continues epoch ``e`` at step ``s + 1`` (same data order, RNN state reset),
+    and the checkpoint written when epoch ``e`` completes replaces it.
+    """
+
+    def __init__(self, manager: tf.train.CheckpointManager, every: int, policy: str,
+                 tracker: ImprovementTracker, on_save=()):
+        self.manager, self.every, self.policy, self.tracker = manager, every, policy, tracker
+        self.on_save = list(on_save)
+
+    def on_epoch_end(self, epoch, logs):
+        if epoch % self.every:
+            return
+        if self.policy == "best" and not self.tracker.improved:
+            log.info("No improvement in epoch %d: checkpoint not saved (--checkpoint_policy "
+                     "Best)", epoch)
+            return
+        prefix = self.manager.save(checkpoint_number=epoch)
+        log.info("Saved checkpoint %s", prefix)
+        for function in self.on_save:
+            function(epoch, prefix)
+
+    def on_interrupt(self, epoch, step):
+        prefix = self.manager.save(checkpoint_number=epoch)
+        log.info("Interrupted at epoch %d, step %d: saved %s; run the same command again "
+                 "to resume from it", epoch, step, prefix)
+
+
 # ------------------------------------------------------------------------ fit
 @dataclasses.dataclass
 class FitResult:
@@ -357,37 +387,3 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
         for callback in callbacks:
             callback.on_interrupt(epoch + 1, step)
     return result
-
-
-class CheckpointSaver(Callback):
-    """Saves ``model.ckpt-<epoch>`` every ``every`` epochs (policy ``always``) or
-    only when the monitored loss improved (policy ``best``), and always on
-    Ctrl-C. ``on_save`` functions are then called with ``(epoch, prefix)``.
-
-    An interrupted epoch ``e`` is saved as ``model.ckpt-<e>`` with progress
-    "``e - 1`` epochs completed, ``s`` steps into epoch ``e``"; resuming
-    continues epoch ``e`` at step ``s + 1`` (same data order, RNN state reset),
-    and the checkpoint written when epoch ``e`` completes replaces it.
-    """
-
-    def __init__(self, manager: tf.train.CheckpointManager, every: int, policy: str,
-                 tracker: ImprovementTracker, on_save=()):
-        self.manager, self.every, self.policy, self.tracker = manager, every, policy, tracker
-        self.on_save = list(on_save)
-
-    def on_epoch_end(self, epoch, logs):
-        if epoch % self.every:
-            return
-        if self.policy == "best" and not self.tracker.improved:
-            log.info("No improvement in epoch %d: checkpoint not saved (--checkpoint_policy "
-                     "Best)", epoch)
-            return
-        prefix = self.manager.save(checkpoint_number=epoch)
-        log.info("Saved checkpoint %s", prefix)
-        for function in self.on_save:
-            function(epoch, prefix)
-
-    def on_interrupt(self, epoch, step):
-        prefix = self.manager.save(checkpoint_number=epoch)
-        log.info("Interrupted at epoch %d, step %d: saved %s; run the same command again "
-                 "to resume from it", epoch, step, prefix)
