@@ -12,7 +12,8 @@ import warnings
 def quiet_tensorflow() -> None:
     """Import TensorFlow without its C++ start-up chatter in the user's terminal.
 
-    TF 2.21 prints absl INFO lines (oneDNN, CUDA stubs) while it loads, whatever
+    TF 2.21 prints absl INFO lines (oneDNN, CUDA stubs, and on machines without
+    a GPU a CUDA error) while it loads and probes devices, whatever
     TF_CPP_MIN_LOG_LEVEL says, so standard error is pointed at /dev/null for
     the import alone. An import failure still raises as usual afterwards.
     """
@@ -24,7 +25,11 @@ def quiet_tensorflow() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        # Probing for GPUs prints a CUDA error on machines without one. Listing
+        # physical devices does not start the runtime (multi-worker set-up needs that).
+        tensorflow.config.list_physical_devices("GPU")
     finally:
         os.dup2(saved, 2)
         os.close(devnull)
