@@ -9,12 +9,12 @@ from samplernn.errors import UserError
 from conftest import write_tone
 
 
-@pytest.mark.parametrize("extension", [".wav", ".flac", ".ogg"])
+@pytest.mark.parametrize("extension", [".wav", ".flac", ".ogg", ".mp3"])
 def test_load_formats_as_float_mono(tmp_path, extension):
     path = write_tone(str(tmp_path / f"tone{extension}"), 0.5, 8000, channels=2)
     samples = audio.load_audio(path, 8000)
     assert samples.dtype == np.float32 and samples.ndim == 1
-    assert abs(len(samples) - 4000) <= 1
+    assert abs(len(samples) - 4000) <= (1 if extension != ".mp3" else 1200)  # MP3 pads frames
     assert 0.4 < np.max(np.abs(samples)) < 0.6
 
 

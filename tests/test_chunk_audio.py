@@ -60,3 +60,18 @@ def test_resampling_and_bad_input(recording, tmp_path):
     bad.write_bytes(b"not a wav" * 20)
     with pytest.raises(UserError, match="cannot decode"):
         chunk_audio.main(["--input_file", str(bad), "--output_dir", "x"])
+
+
+def test_a_directory_of_inputs(recording, tmp_path, capsys):
+    path, _ = recording
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    soundfile.write(str(folder / "b.wav"), np.full(3 * RATE, 0.3), RATE)
+    os.rename(path, folder / "a.wav")
+    chunk_audio.main(["--input_file", str(folder), "--output_dir", str(tmp_path / "out"),
+                      "--chunk_length", "1000"])
+    names = sorted(os.listdir(tmp_path / "out"))
+    assert [n for n in names if n.startswith("b_")] == ["b_chunk_1.wav", "b_chunk_2.wav",
+                                                         "b_chunk_3.wav"]
+    assert len([n for n in names if n.startswith("a_")]) == 7  # 10 chunks, 3 silent
+    assert "Done: 13 chunk(s) processed, 3 omitted as silent, 10 written" in capsys.readouterr().out
