@@ -148,20 +148,19 @@ def make_checkpoint(model, optimizer=None, progress: Progress = None) -> tf.trai
     return tf.train.Checkpoint(**parts)
 
 
-def restore(checkpoint: tf.train.Checkpoint, prefix: str, model_only: bool = False) -> None:
-    """Load ``prefix`` into ``checkpoint``; every model weight must be found."""
+def restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
+    """Load ``prefix`` into ``checkpoint``; everything ``checkpoint`` holds must be found
+    (values in the file that it does not hold, like the optimizer's for generation, are fine)."""
     try:
         status = checkpoint.read(prefix)
     except (tf.errors.OpError, ValueError) as e:
         raise UserError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
-    if model_only:
-        status.expect_partial()  # the optimizer and progress in the file are not needed
     try:
         status.assert_existing_objects_matched()
     except AssertionError as e:
         raise UserError(f"checkpoint {prefix} does not fit this model (was it trained with "
                         f"another config?): {str(e).splitlines()[0][:200]}") from None
-    status.expect_partial()  # values we do not use (the manager's save counter) are fine
+    status.expect_partial()  # unused values in the file are fine (see above)
 
 
 def fingerprint(model) -> str:
@@ -182,5 +181,5 @@ def load_model(checkpoint_path: str, config_file: str = None):
     prefix = resolve_checkpoint(checkpoint_path)
     config = config_for_checkpoint(prefix, config_file)
     model = build_model(config)
-    restore(make_checkpoint(model), prefix, model_only=True)
+    restore(make_checkpoint(model), prefix)
     return model, config, prefix
