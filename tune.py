@@ -63,7 +63,12 @@ def parse_args(argv=None):
     return args
 
 
-DEFAULT_TRAINING = {"learning_rate": 0.001, "momentum": 0.9, "batch_size": 64}
+def train_defaults() -> dict:
+    """train.py's defaults for the optimizer settings that are not being tuned."""
+    import train
+
+    defaults = train.parse_args(["--data_dir", "unused"])
+    return {key: getattr(defaults, key) for key in ("learning_rate", "momentum", "batch_size")}
 
 
 def main(argv=None):
@@ -83,7 +88,7 @@ def main(argv=None):
     find_audio_files(args.data_dir)      # fail early on a bad --data_dir
     keras.utils.set_random_seed(args.random_seed)
     hypermodel = tuning.SampleRNNHyperModel(
-        base, space, args.data_dir, DEFAULT_TRAINING, args.num_epochs,
+        base, space, args.data_dir, train_defaults(), args.num_epochs,
         args.early_stopping_patience, args.num_val_batches, args.objective)
     tuner = tuning.make_tuner(args.type, hypermodel, args.objective, args.max_trials,
                               args.num_epochs, args.directory, args.project_name,

@@ -360,7 +360,6 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
                 loss, acc, states = trainer.train_step(inputs, targets, reset, states)
                 loss, acc = float(loss), float(acc)
                 step, steps_run = step + 1, steps_run + 1
-                progress.step.assign(step)
                 total_loss, total_accuracy = total_loss + loss, total_accuracy + acc
                 now = time.perf_counter()
                 logs = {"loss": total_loss / steps_run, "accuracy": total_accuracy / steps_run,
@@ -384,6 +383,7 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
                 break
     except KeyboardInterrupt:
         result.interrupted = True
+        progress.step.assign(step)  # steps done in the interrupted epoch, for the checkpoint
         for callback in callbacks:
             callback.on_interrupt(epoch + 1, step)
     return result
