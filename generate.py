@@ -3,23 +3,44 @@
     python generate.py --output_path out.wav --checkpoint_path logdir/ID/RUN/model.ckpt-100
 
 One sequence is written to --output_path; with --num_seqs N > 1, sequence i
-(1-based) goes to <output_path stem>_<i>_t<temperature>.wav. See README.md.
+(1-based) goes to <output_path stem>_<i>_t<temperature>.wav. --output_path -
+streams WAV to standard output (pipe it into ffplay, aplay, sox...), --play
+plays it, and --dur 0 (or inf) generates until Ctrl-C. See README.md.
 """
 
 import argparse
+import sys
 
-from samplernn.cli import positive_float, positive_int, quiet_tensorflow, run, setup_logging
+from samplernn.cli import (positive_float, positive_int, quiet_tensorflow, run, setup_logging,
+                           silence_stdout)
+
+
+def duration(text: str):
+    """Seconds to generate; ``0`` or ``inf`` mean until stopped (returned as None)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds (0 or inf: until stopped), got {text!r}") from None
+    if value == 0 or value == float("inf"):
+        return None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, 0 or inf, got {text!r}")
+    return value
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output_path", required=True, help="Path of the generated .wav file")
+    p.add_argument("--output_path", default=None,
+                   help="The .wav file to write, or - for a WAV stream on standard output "
+                        "(required unless --play)")
     p.add_argument("--checkpoint_path", required=True,
                    help="A checkpoint (.../model.ckpt-N), a run directory or an id directory")
     p.add_argument("--config_file", default=None,
                    help="Model config; by default the one saved beside the checkpoint")
-    p.add_argument("--dur", type=positive_float, default=3, help="Seconds to generate")
+    p.add_argument("--dur", type=duration, default=3.0,
+                   help="Seconds to generate; 0 or inf: until Ctrl-C")
     p.add_argument("--num_seqs", type=positive_int, default=1,
                    help="Sequences to generate (in parallel, as one batch)")
     p.add_argument("--sample_rate", type=positive_int, default=None,
@@ -34,16 +55,37 @@ def parse_args(argv=None):
                    help="Same seed, same checkpoint, same flags: same audio")
     p.add_argument("--plot", action="store_true",
                    help="Also write <name>.png: waveform and spectrogram of each file")
-    return p.parse_args(argv)
+    p.add_argument("--play", action="store_true",
+                   help="Play the audio as it is generated (needs the sounddevice package); "
+                        "with several sequences, the first is played")
+    args = p.parse_args(argv)
+    if args.output_path is None and not args.play:
+        p.error("give --output_path (a .wav file, or - for standard output), or --play")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    setup_logging()
+    streaming = args.output_path == "-"
+    setup_logging(stream=sys.stderr if streaming else sys.stdout)  # stdout carries the audio
     quiet_tensorflow()
     from samplernn import checkpoints, generation
+    from samplernn.sampler import Sampler, expand_temperatures
+    from samplernn.errors import UserError
+    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, InterruptFlag
+    from samplernn.progress import GenerationProgress
 
     log = generation.log
+    if args.output_path is not None:
+        generation.check_output_path(args.output_path)
+    if streaming and args.num_seqs > 1:
+        raise UserError("--output_path - streams one sequence; use --num_seqs 1, or write "
+                        "files with --output_path out.wav")
+    play = None
+    if args.play:
+        from samplernn.playback import import_sounddevice
+
+        import_sounddevice()  # a missing package is an error before the model loads
     model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file)
     log.info("Loaded %s (%d-tier %s, dim %d, trained at %d Hz)", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate)
@@ -53,17 +95,41 @@ def main(argv=None):
                  "by a factor of %.3g; omit --sample_rate to keep them", sample_rate,
                  config.sample_rate, sample_rate / config.sample_rate)
     seed = generation.load_seed(args.seed, config, args.seed_offset) if args.seed else None
-    temperatures = generation.expand_temperatures(args.temperature, args.num_seqs)
-    paths = generation.sequence_paths(args.output_path, temperatures)
-    sampler = generation.Sampler(model)
-    generation.write_generated(sampler, paths, args.dur, temperatures, sample_rate,
-                               args.random_seed, seed, args.include_seed)
+    temperatures = expand_temperatures(args.temperature, args.num_seqs)
+
+    sampler = Sampler(model)
+    # From here on Ctrl-C finishes the files with what has been generated.
+    with InterruptFlag("Interrupted: finishing the audio generated so far") as interrupt:
+        # Where each sequence goes: files, standard output, the sound card.
+        paths = []
+        if streaming:
+            from samplernn.audio import WavPipeWriter
+
+            sinks = [WavPipeWriter(sys.stdout.buffer, sample_rate)]
+        elif args.output_path is not None:
+            paths = generation.sequence_paths(args.output_path, temperatures)
+            sinks = generation.wav_file_sinks(paths, sample_rate)
+        else:
+            sinks = [None] * args.num_seqs
+        if args.play:
+            from samplernn.playback import PlaybackSink
+
+            play = PlaybackSink(sample_rate)
+            sinks[0] = generation.TeeSink(sinks[0], play) if sinks[0] is not None else play
+        progress = GenerationProgress(args.dur, extra=play.status if play else None)
+        result = generation.write_generated(sampler, sinks, args.dur, temperatures,
+                                            args.random_seed, seed, args.include_seed,
+                                            progress, interrupt)
     for path, temperature in zip(paths, temperatures):
-        log.info("Wrote %s (temperature %g)", path, temperature)
+        log.info("Wrote %s (temperature %g, %.2f s)", path, temperature, result.seconds)
     if args.plot:
         for png in generation.plot_generated(paths, config.sample_rate):
             log.info("Wrote %s", png)
-    return 0
+    if result.listener_gone:
+        log.info("The reader of standard output closed it: stopped after %.2f s",
+                 result.seconds)
+        silence_stdout()
+    return EXIT_STATUS_INTERRUPTED if result.interrupted else 0
 
 
 if __name__ == "__main__":

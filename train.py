@@ -7,6 +7,7 @@ audio generated during training to <output_dir>/<id>/.
 import argparse
 import os
 
+from samplernn import defaults
 from samplernn.cli import (boolean, optional_int, positive_float, positive_int, quiet_tensorflow,
                            run, setup_logging)
 
@@ -24,12 +25,13 @@ def parse_args(argv=None):
     p.add_argument("--output_dir", default="./generated", help="Where generated audio goes")
     p.add_argument("--config_file", default="./default.config.json", help="Model config JSON")
     p.add_argument("--num_epochs", type=positive_int, default=100)
-    p.add_argument("--batch_size", type=positive_int, default=64)
-    p.add_argument("--optimizer", default="adam", help="adam, sgd or rmsprop")
-    p.add_argument("--learning_rate", type=positive_float, default=0.001)
+    p.add_argument("--batch_size", type=positive_int, default=defaults.BATCH_SIZE)
+    p.add_argument("--optimizer", default=defaults.OPTIMIZER, help="adam, sgd or rmsprop")
+    p.add_argument("--learning_rate", type=positive_float, default=defaults.LEARNING_RATE)
     p.add_argument("--reduce_learning_rate_after", type=optional_int, default=None,
                    help="Decay the learning rate exponentially after this many epochs")
-    p.add_argument("--momentum", type=float, default=0.9, help="For sgd and rmsprop")
+    p.add_argument("--momentum", type=float, default=defaults.MOMENTUM,
+                   help="For sgd and rmsprop")
     p.add_argument("--checkpoint_every", type=positive_int, default=1, help="In epochs")
     p.add_argument("--checkpoint_policy", default="Always", type=str.lower,
                    choices=sorted(CHECKPOINT_POLICIES), help="Always (alias All) or Best")
@@ -37,7 +39,8 @@ def parse_args(argv=None):
                    help="Checkpoints kept on disk; None keeps all")
     p.add_argument("--resume", type=boolean, default=True)
     p.add_argument("--resume_from", default=None, help="Checkpoint to resume from")
-    p.add_argument("--early_stopping_patience", type=optional_int, default=3,
+    p.add_argument("--early_stopping_patience", type=optional_int,
+                   default=defaults.EARLY_STOPPING_PATIENCE,
                    help="Epochs without improvement before stopping; None never stops")
     p.add_argument("--generate", type=boolean, default=True,
                    help="Generate audio whenever a checkpoint is saved")
@@ -48,8 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--temperature", type=positive_float, nargs="+", default=[0.75])
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
     p.add_argument("--seed_offset", type=int, default=0, help="In samples")
-    p.add_argument("--num_val_batches", type=optional_int, default=1)
-    p.add_argument("--random_seed", type=int, default=0,
+    p.add_argument("--num_val_batches", type=optional_int, default=defaults.NUM_VAL_BATCHES)
+    p.add_argument("--random_seed", type=int, default=defaults.RANDOM_SEED,
                    help="Seed for weight initialization and data shuffling")
     p.add_argument("--mixed_precision", type=boolean, default=False,
                    help="Compute in float16 (GPU) or bfloat16 (CPU/TPU), weights in float32")
@@ -67,12 +70,14 @@ def main(argv=None):
     setup_logging()
     quiet_tensorflow()
     import keras
-    import tensorflow as tf
 
     from samplernn import checkpoints, distribute, training
+    from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
+                                     StatisticsPrinter, TensorBoardLogger)
     from samplernn.config import load_config
     from samplernn.data import TrainingData
     from samplernn.errors import UserError
+    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, InterruptFlag
     from samplernn.model import build_model
 
     log = training.log
@@ -85,6 +90,9 @@ def main(argv=None):
     if args.early_stopping_patience is not None and args.early_stopping_patience <= 0:
         raise UserError("--early_stopping_patience must be positive or None")
     config = load_config(args.config_file, sample_rate=args.sample_rate)
+    id_dir = os.path.join(args.logdir_root, args.id)
+    for path in checkpoints.remove_unfinished_saves(id_dir):
+        log.info("Removed %s, left by a checkpoint save that did not finish", path)
 
     # Where to resume from, checked before any slow work.
     resume_prefix = None
@@ -92,7 +100,7 @@ def main(argv=None):
         if args.resume_from:
             resume_prefix = checkpoints.resolve_checkpoint(args.resume_from, "--resume_from")
         else:
-            resume_prefix = checkpoints.latest_checkpoint(os.path.join(args.logdir_root, args.id))
+            resume_prefix = checkpoints.latest_checkpoint(id_dir)
             if resume_prefix is None:
                 log.info("No checkpoint found for id '%s': training from scratch", args.id)
         if resume_prefix:
@@ -103,6 +111,12 @@ def main(argv=None):
                     f"({'; '.join(config.differences(saved))}); pass --config_file "
                     f"{checkpoints.config_path_for(resume_prefix)} to resume it, or --resume "
                     f"False (or a new --id) to start afresh")
+            done = checkpoints.completed_epochs(resume_prefix)
+            if done >= args.num_epochs:
+                log.info("Nothing to do: %s has completed %d epoch(s) and --num_epochs is %d. "
+                         "Pass a larger --num_epochs to train further, or --resume False (or "
+                         "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
+                return 0
 
     if strategy.num_replicas_in_sync > 1:
         log.info("Training on %d replicas (%s)", strategy.num_replicas_in_sync,
@@ -126,46 +140,48 @@ def main(argv=None):
         log.info("Resuming from %s: %d epoch(s) done%s", resume_prefix, int(progress.epoch),
                  f", {int(progress.step)} step(s) into the next" if int(progress.step) else "")
 
-    tracker = training.ImprovementTracker(progress, args.early_stopping_patience)
+    interrupt = InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
+                              "(further presses are ignored until it is written)")
+    tracker = ImprovementTracker(progress, args.early_stopping_patience)
+
+    def train(callbacks):
+        return training.fit(trainer, data, args.num_epochs, progress, callbacks,
+                            base_learning_rate=args.learning_rate,
+                            reduce_learning_rate_after=args.reduce_learning_rate_after,
+                            interrupt=interrupt)
+
     if not chief:  # saves as every worker must, but into temporary directories
-        callbacks = [tracker, training.CheckpointSaver(
-            distribute.ThrowawayCheckpoints(checkpoint), args.checkpoint_every,
-            args.checkpoint_policy, tracker)]
-        result = training.fit(trainer, data, args.num_epochs, progress, callbacks,
-                              base_learning_rate=args.learning_rate,
-                              reduce_learning_rate_after=args.reduce_learning_rate_after)
+        result = train([tracker, CheckpointSaver(distribute.ThrowawayCheckpoints(checkpoint),
+                                                 args.checkpoint_every, args.checkpoint_policy,
+                                                 tracker)])
         log.info("Worker finished; weights fingerprint %s", checkpoints.fingerprint(model))
-        return 130 if result.interrupted else 0
+        return EXIT_STATUS_INTERRUPTED if result.interrupted else 0
 
-    run_dir = checkpoints.new_run_dir(args.logdir_root, args.id)
-    checkpoints.save_run_config(run_dir, config)
-    manager = tf.train.CheckpointManager(checkpoint, run_dir, max_to_keep=args.max_checkpoints,
-                                         checkpoint_name=checkpoints.CHECKPOINT_NAME)
-    tensorboard = training.TensorBoardLogger(run_dir, optimizer)
-    on_save = []
-    if args.generate:
-        from samplernn.generation import TrainingAudioWriter
+    with checkpoints.new_run(args.logdir_root, args.id) as run_dir:
+        checkpoints.save_run_config(run_dir, config)
+        manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
+        tensorboard = TensorBoardLogger(run_dir, optimizer)
+        on_save = []
+        if args.generate:
+            from samplernn.generation import TrainingAudioWriter
 
-        on_save.append(TrainingAudioWriter(
-            model, config, os.path.join(args.output_dir, args.id), args.id,
-            args.max_generate_per_epoch, args.output_file_dur, args.temperature,
-            seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
-            summary_writer=tensorboard.train_writer,
-            reference_audio=data.excerpt(args.output_file_dur)))
-    callbacks = [
-        training.StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),
-        tensorboard,
-        training.CsvLogger(os.path.join(run_dir, "metrics.csv")),
-        tracker,  # before the saver: "Best" needs to know whether this epoch improved
-        training.CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy,
-                                 tracker, on_save),
-    ]
-    log.info("Training run directory: %s", run_dir)
-    result = training.fit(trainer, data, args.num_epochs, progress, callbacks,
-                          base_learning_rate=args.learning_rate,
-                          reduce_learning_rate_after=args.reduce_learning_rate_after)
+            on_save.append(TrainingAudioWriter(
+                model, config, os.path.join(args.output_dir, args.id), args.id,
+                args.max_generate_per_epoch, args.output_file_dur, args.temperature,
+                seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
+                summary_writer=tensorboard.train_writer,
+                reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt))
+        log.info("Training run directory: %s", run_dir)
+        result = train([
+            StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),
+            tensorboard,
+            CsvLogger(os.path.join(run_dir, "metrics.csv")),
+            tracker,  # before the saver: "Best" needs to know whether this epoch improved
+            CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy, tracker,
+                            on_save),
+        ])
     if result.interrupted:
-        return 130
+        return EXIT_STATUS_INTERRUPTED
     if result.stopped_early:
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
     log.info("Training finished after %d epoch(s); checkpoints are in %s",

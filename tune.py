@@ -12,6 +12,7 @@ README.md, also for running one search over several processes or machines.
 import argparse
 import os
 
+from samplernn import defaults
 from samplernn.cli import (boolean, optional_int, positive_int, quiet_tensorflow, run,
                            setup_logging)
 
@@ -38,14 +39,15 @@ def parse_args(argv=None):
                    choices=["loss", "val_loss", "accuracy", "val_accuracy"])
     p.add_argument("--max_trials", type=positive_int, default=10)
     p.add_argument("--num_epochs", type=positive_int, default=10, help="Epochs per trial")
-    p.add_argument("--early_stopping_patience", type=optional_int, default=3)
-    p.add_argument("--num_val_batches", type=int, default=1)
+    p.add_argument("--early_stopping_patience", type=optional_int,
+                   default=defaults.EARLY_STOPPING_PATIENCE)
+    p.add_argument("--num_val_batches", type=int, default=defaults.NUM_VAL_BATCHES)
     p.add_argument("--sample_rate", type=positive_int, default=None)
     p.add_argument("--directory", default="./tuning", help="Where the tuner keeps its trials")
     p.add_argument("--project_name", default="samplernn")
     p.add_argument("--overwrite", type=boolean, default=False,
                    help="Start the search afresh instead of resuming it")
-    p.add_argument("--random_seed", type=int, default=0)
+    p.add_argument("--random_seed", type=int, default=defaults.RANDOM_SEED)
     choices = p.add_argument_group("choices (each flag takes one or more values)")
     choices.add_argument("--frame_sizes", type=frame_size_list, nargs="+")
     choices.add_argument("--dim", type=positive_int, nargs="+")
@@ -63,14 +65,6 @@ def parse_args(argv=None):
     return args
 
 
-def train_defaults() -> dict:
-    """train.py's defaults for the optimizer settings that are not being tuned."""
-    import train
-
-    defaults = train.parse_args(["--data_dir", "unused"])
-    return {key: getattr(defaults, key) for key in ("learning_rate", "momentum", "batch_size")}
-
-
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
@@ -86,14 +80,20 @@ def main(argv=None):
     space = tuning.SearchSpace({k: getattr(args, k) for k in keys if getattr(args, k)})
     space.validate(base)                 # before any training starts
     find_audio_files(args.data_dir)      # fail early on a bad --data_dir
+    project_dir = os.path.join(args.directory, args.project_name)
+    search_arguments = {"type": args.type, "objective": args.objective,
+                        "max_trials": args.max_trials, "num_epochs": args.num_epochs,
+                        "base_config": base.to_dict(), "choices": space.choices}
+    tuning.check_resumed_search(project_dir, search_arguments, args.overwrite)
     keras.utils.set_random_seed(args.random_seed)
     hypermodel = tuning.SampleRNNHyperModel(
-        base, space, args.data_dir, train_defaults(), args.num_epochs,
+        base, space, args.data_dir, defaults.optimizer_settings(), args.num_epochs,
         args.early_stopping_patience, args.num_val_batches, args.objective)
     tuner = tuning.make_tuner(args.type, hypermodel, args.objective, args.max_trials,
                               args.num_epochs, args.directory, args.project_name,
                               args.random_seed, args.overwrite)
-    tuner.search()
+    tuning.record_search(project_dir, search_arguments)
+    tuning.search(tuner)                 # a UserError if every trial failed
     worker = os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief"
     if worker:  # the chief reports and writes the result
         return 0

@@ -1,14 +1,20 @@
 """Generation speed: samples per second, real-time factor and peak memory.
 
     python benchmarks/generation.py            # the four cases of benchmarks/RESULTS.md
-    python benchmarks/generation.py --seconds 2 --cases small:16
+    python benchmarks/generation.py --seconds 2 --cases small:16 small:1:exported
 
-Each case runs in its own process (so its peak memory is its own), generates
-``--seconds`` of audio per sequence after a warm-up call that compiles the
-sampler, and reports the total over the batch. Beside each figure it prints an
-arithmetic limit: multiply-adds per sample over this machine's measured
-matrix-multiply rate and, for one sequence, the bytes of weights read per
-sample over the measured bandwidth of a large matrix-vector product.
+A case is ``config:num_seqs`` or ``config:num_seqs:exported`` (the SavedModel
+written by export.py, loaded with tf.saved_model.load and run through its
+``generate`` function, as another program would). Each case runs in its own
+process (so its peak memory is its own), generates ``--seconds`` of audio per
+sequence after a warm-up call that compiles the sampler, and reports the
+total over the batch. Beside each figure it prints the compute limit:
+multiply-adds per sample over this machine's measured matrix-multiply rate.
+
+(An earlier version also printed a "memory limit" from the bandwidth of a
+large matrix-vector product. It was not a limit: the per-sample weights of a
+one-sequence run fit in the CPU's last-level cache, so the measured speed
+exceeded it. It was dropped.)
 """
 
 import argparse
@@ -21,7 +27,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.harness import peak_memory_mb, run_isolated  # noqa: E402
 
 SAMPLE_RATE = 16000
-BYTES_PER_WEIGHT = 4
 CONFIGS = {
     "default": {},
     "small": {"dim": 256, "num_rnn_layers": 2, "seq_len": 512, "frame_sizes": [16, 64]},
@@ -47,8 +52,8 @@ def multiply_adds_per_sample(config) -> float:
     return total
 
 
-def measure_machine():
-    """(matmul multiply-adds per second, matrix-vector bytes per second)."""
+def measure_matmul_rate() -> float:
+    """Multiply-adds per second of a large float32 matrix product on this device."""
     import tensorflow as tf
 
     n = 2048
@@ -58,71 +63,96 @@ def measure_machine():
     start, repeats = time.perf_counter(), 10
     for _ in range(repeats):
         matmul(a, b).numpy()
-    mac_rate = repeats * n ** 3 / (time.perf_counter() - start)
-    weights = tf.random.normal([4096, 8192])
-    vector = tf.random.normal([1, 4096])
-    matvec = tf.function(lambda v, w: tf.matmul(v, w))
-    matvec(vector, weights).numpy()
-    start, repeats = time.perf_counter(), 50
-    for _ in range(repeats):
-        matvec(vector, weights).numpy()
-    bandwidth = repeats * 4096 * 8192 * BYTES_PER_WEIGHT / (time.perf_counter() - start)
-    return mac_rate, bandwidth
+    return repeats * n ** 3 / (time.perf_counter() - start)
 
 
-def run_case(name: str, num_seqs: int, seconds: float) -> dict:
+def exported_generator(sampler, num_seqs: int):
+    """``generate(num_samples)`` through a SavedModel of ``sampler``, as a client runs it."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from samplernn.export import export
+
+    directory = os.path.join(tempfile.mkdtemp(), "exported")
+    export(sampler, directory, "benchmark")
+    model = tf.saved_model.load(directory)
+    model.reset(tf.constant(num_seqs), tf.constant(0, tf.int64))
+    temperatures = tf.ones([num_seqs])
+    return lambda samples: model.generate(tf.constant(samples), temperatures)["audio"].numpy()
+
+
+def run_case(case: str, seconds: float) -> dict:
     from samplernn.cli import quiet_tensorflow
 
     quiet_tensorflow()
     from samplernn.config import ModelConfig
-    from samplernn.generation import Sampler
     from samplernn.model import build_model
+    from samplernn.sampler import Sampler
 
+    name, num_seqs, *variant = case.split(":")
+    num_seqs = int(num_seqs)
     config = ModelConfig.from_dict({**CONFIGS[name], "sample_rate": SAMPLE_RATE})
     sampler = Sampler(build_model(config))
-    for _ in sampler.generate(num_seqs, 4 * config.top_frame_size, [1.0]):
-        pass  # compile
+    if variant == ["exported"]:
+        generate = exported_generator(sampler, num_seqs)
+    else:
+        def generate(samples):
+            for _ in sampler.generate(num_seqs, samples, [1.0]):
+                pass
+    generate(4 * config.top_frame_size)   # compile
     samples = int(seconds * SAMPLE_RATE)
     start = time.perf_counter()
-    for _ in sampler.generate(num_seqs, samples, [1.0]):
-        pass
+    generate(samples)
     elapsed = time.perf_counter() - start
-    mac_rate, bandwidth = measure_machine()
     macs = multiply_adds_per_sample(config)
-    result = {
-        "case": f"{name}:{num_seqs}",
+    return {
+        "case": case,
         "samples_per_second": num_seqs * samples / elapsed,
         "real_time_factor": num_seqs * samples / elapsed / SAMPLE_RATE,
         "peak_memory_mb": peak_memory_mb(),
         "multiply_adds_per_sample": macs,
-        "compute_limit": mac_rate / macs,
+        "compute_limit": measure_matmul_rate() / macs,
+        "device": device_name(),
     }
-    if num_seqs == 1:
-        result["bandwidth_limit"] = bandwidth / (macs * BYTES_PER_WEIGHT)
-    return result
+
+
+def device_name() -> str:
+    """The device the case ran on: a GPU's name, else the CPU model."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU {details.get('device_name', gpus[0].name)}"
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return f"CPU {names[0]} x{len(names)}" if names else "CPU"
+    except OSError:
+        return "CPU"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES,
-                        help="config:num_seqs pairs; configs: " + ", ".join(CONFIGS))
+                        help="config:num_seqs[:exported]; configs: " + ", ".join(CONFIGS))
     parser.add_argument("--seconds", type=float, default=4.0,
                         help="audio seconds generated per sequence")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        name, num_seqs = args.one.split(":")
-        print(json.dumps(run_case(name, int(num_seqs), args.seconds)))
+        print(json.dumps(run_case(args.one, args.seconds)))
         return
-    print(f"{'case':<12}{'samples/s':>12}{'x real time':>13}{'peak MB':>10}"
-          f"{'MACs/sample':>13}{'compute limit':>15}{'memory limit':>14}")
+    print(f"{'case':<20}{'samples/s':>12}{'x real time':>13}{'peak MB':>10}"
+          f"{'MACs/sample':>13}{'compute limit':>15}{'% of limit':>12}  device")
     for case in args.cases:
         r = run_isolated(__file__, case, "--seconds", args.seconds)
-        memory_limit = f"{r['bandwidth_limit']:>14,.0f}" if "bandwidth_limit" in r else f"{'-':>14}"
-        print(f"{r['case']:<12}{r['samples_per_second']:>12,.0f}{r['real_time_factor']:>13.2f}"
+        share = 100 * r["samples_per_second"] / r["compute_limit"]
+        print(f"{r['case']:<20}{r['samples_per_second']:>12,.0f}{r['real_time_factor']:>13.2f}"
               f"{r['peak_memory_mb']:>10,.0f}{r['multiply_adds_per_sample']:>13,.0f}"
-              f"{r['compute_limit']:>15,.0f}{memory_limit}", flush=True)
+              f"{r['compute_limit']:>15,.0f}{share:>11.1f}%  {r['device']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -32,16 +32,15 @@ def run_case(case: str, steps: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from samplernn import layers, training
+    from samplernn import training
     from samplernn.config import ModelConfig
     from samplernn.model import build_model
 
     name, batch, variant = case.split(":")
     batch = int(batch)
-    layers.Recurrent.project_inputs_ahead = variant != "per_step_inputs"
     training.set_mixed_precision(variant == "mixed")
     config = ModelConfig.from_dict(CONFIGS[name])
-    model = build_model(config)
+    model = build_model(config, project_inputs_ahead=variant != "per_step_inputs")
     optimizer = training.with_loss_scaling(training.make_optimizer("adam", 1e-3))
     trainer = training.Trainer(model, optimizer, jit_compile=variant == "jit")
     rng = np.random.default_rng(0)

@@ -19,11 +19,13 @@ checkpoint of its newest run that has one).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
 import logging
 import os
 import re
+import shutil
 
 import tensorflow as tf
 
@@ -50,6 +52,28 @@ def new_run_dir(logdir_root: str, run_id: str) -> str:
             now += datetime.timedelta(seconds=1)
 
 
+@contextlib.contextmanager
+def new_run(logdir_root: str, run_id: str):
+    """A new run directory (see :func:`new_run_dir`) for the ``with`` block.
+
+    If the block fails before any checkpoint is written there, the directory
+    is removed again: a failed start leaves no empty run behind.
+    """
+    path = new_run_dir(logdir_root, run_id)
+    try:
+        yield path
+    except BaseException:
+        if not glob.glob(os.path.join(path, f"{CHECKPOINT_NAME}-*.index")):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def manager(checkpoint: tf.train.Checkpoint, run_dir: str, max_to_keep=None):
+    """TensorFlow's CheckpointManager for ``model.ckpt-<epoch>`` files in ``run_dir``."""
+    return tf.train.CheckpointManager(checkpoint, run_dir, max_to_keep=max_to_keep,
+                                      checkpoint_name=CHECKPOINT_NAME)
+
+
 def run_dirs(id_dir: str) -> list:
     """The run directories under an id directory, oldest first."""
     runs = []
@@ -60,6 +84,18 @@ def run_dirs(id_dir: str) -> list:
         except ValueError:
             continue
     return [path for _, path in sorted(runs)]
+
+
+def remove_unfinished_saves(id_dir: str) -> list:
+    """Remove ``model.ckpt-<N>_temp/`` directories that a killed save left behind
+    in any run of ``id_dir``; return their paths. (TensorFlow writes a
+    checkpoint there first and renames its files into place when complete.)"""
+    removed = []
+    for run_dir in run_dirs(id_dir):
+        for path in glob.glob(os.path.join(run_dir, f"{CHECKPOINT_NAME}-*_temp*")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def latest_checkpoint(path: str):
@@ -106,7 +142,11 @@ def config_path_for(prefix: str) -> str:
 
 
 def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
-    """The config saved beside ``prefix``; ``config_file``, if given, must agree with it."""
+    """The config saved beside ``prefix``; ``config_file``, if given, must agree with it.
+
+    Only ``sample_rate`` may differ: training may have overridden it with
+    ``--sample_rate``, so the checkpoint's rate is the one that holds.
+    """
     saved_path = config_path_for(prefix)
     saved = load_config(saved_path) if os.path.isfile(saved_path) else None
     if config_file is None:
@@ -115,11 +155,14 @@ def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
                             f"pass the config it was trained with as --config_file")
         return saved
     given = load_config(config_file)
-    if saved is not None and given.differences(saved):
+    if saved is None:
+        return given
+    differences = given.replace(sample_rate=saved.sample_rate).differences(saved)
+    if differences:
         raise UserError(f"config file {config_file} does not match checkpoint {prefix} "
-                        f"({'; '.join(given.differences(saved))}); omit --config_file to "
+                        f"({'; '.join(differences)}); omit --config_file to "
                         f"use the checkpoint's own config")
-    return given
+    return saved
 
 
 def save_run_config(run_dir: str, config: ModelConfig) -> None:
@@ -127,8 +170,26 @@ def save_run_config(run_dir: str, config: ModelConfig) -> None:
 
 
 # ----------------------------------------------------------------- checkpoints
+def completed_epochs(prefix: str) -> int:
+    """The epochs completed in checkpoint ``prefix``, read without building a model."""
+    try:
+        return int(tf.train.load_checkpoint(prefix).get_tensor(
+            "progress/epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+    except (tf.errors.OpError, ValueError):
+        return checkpoint_epoch(prefix)
+
+
 class Progress(tf.Module):
-    """Training progress stored in every checkpoint."""
+    """Training progress stored in every checkpoint.
+
+    ``step`` counts the steps done in the epoch after the ``epoch`` completed
+    ones (non-zero only in a checkpoint saved on Ctrl-C); ``loss_sum`` and
+    ``accuracy_sum`` are those steps' sums, so that a resumed epoch reports
+    the mean over all its steps.
+    """
+
+    # Added after the first release: a checkpoint without them reads as zeros.
+    OPTIONAL = ("loss_sum", "accuracy_sum")
 
     def __init__(self):
         super().__init__(name="progress")
@@ -136,6 +197,18 @@ class Progress(tf.Module):
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False)    # steps into the next
         self.best_loss = tf.Variable(float("inf"), dtype=tf.float64, trainable=False)
         self.epochs_without_improvement = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.loss_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+        self.accuracy_sum = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+
+    def record_step(self, step: int, loss_sum: float, accuracy_sum: float) -> None:
+        """``step`` steps of the current epoch are done, with these sums."""
+        self.step.assign(step)
+        self.loss_sum.assign(loss_sum)
+        self.accuracy_sum.assign(accuracy_sum)
+
+    def complete_epoch(self, epochs_done: int) -> None:
+        self.epoch.assign(epochs_done)
+        self.record_step(0, 0.0, 0.0)
 
 
 def make_checkpoint(model, optimizer=None, progress: Progress = None) -> tf.train.Checkpoint:
@@ -150,17 +223,43 @@ def make_checkpoint(model, optimizer=None, progress: Progress = None) -> tf.trai
 
 def restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
     """Load ``prefix`` into ``checkpoint``; everything ``checkpoint`` holds must be found
-    (values in the file that it does not hold, like the optimizer's for generation, are fine)."""
+    (values in the file that it does not hold, like the optimizer's for generation, are
+    fine; so are missing :attr:`Progress.OPTIONAL` values, left at zero)."""
     try:
         status = checkpoint.read(prefix)
     except (tf.errors.OpError, ValueError) as e:
         raise UserError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
+    status.expect_partial()  # unused values in the file are fine (see above)
     try:
         status.assert_existing_objects_matched()
     except AssertionError as e:
-        raise UserError(f"checkpoint {prefix} does not fit this model (was it trained with "
-                        f"another config?): {str(e).splitlines()[0][:200]}") from None
-    status.expect_partial()  # unused values in the file are fine (see above)
+        if not _only_optional_missing(prefix, checkpoint):
+            raise UserError(f"checkpoint {prefix} does not fit this model (was it trained "
+                            f"with another config?): {str(e).splitlines()[0][:200]}") from None
+
+
+def _only_optional_missing(prefix: str, checkpoint: tf.train.Checkpoint) -> bool:
+    """Whether the one thing ``prefix`` lacks is the optional part of ``Progress``."""
+    progress = getattr(checkpoint, "progress", None)
+    if progress is None:
+        return False
+    stored = {name for name, _ in tf.train.list_variables(prefix)}
+    missing = [name for name in Progress.OPTIONAL
+               if f"progress/{name}/.ATTRIBUTES/VARIABLE_VALUE" not in stored]
+    if not missing:
+        return False
+    # Everything else must match: check it without the optional variables.
+    required = {name: getattr(checkpoint, name) for name in ("model", "optimizer")
+                if hasattr(checkpoint, name)}
+    kept = tf.Module()
+    for name in ("epoch", "step", "best_loss", "epochs_without_improvement"):
+        setattr(kept, name, getattr(progress, name))
+    try:
+        tf.train.Checkpoint(progress=kept, **required).read(prefix) \
+            .expect_partial().assert_existing_objects_matched()
+    except AssertionError:
+        return False
+    return True
 
 
 def fingerprint(model) -> str:

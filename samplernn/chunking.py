@@ -15,10 +15,13 @@ import os
 import shutil
 import warnings
 
+from samplernn.audio import AUDIO_EXTENSIONS
 from samplernn.errors import UserError
 
 SILENCE_WINDOW_MS = 10   # resolution of the silence measurement
 SILENT_FRACTION = 0.5    # a chunk this much (or more) below the threshold is silent
+# Sources kept at 16 bits; anything deeper is read as 32-bit integers.
+SIXTEEN_BIT_SUBTYPES = ("PCM_16", "PCM_S8", "PCM_U8", "ULAW", "ALAW", "MPEG_LAYER_III")
 
 
 @dataclasses.dataclass
@@ -30,27 +33,55 @@ class ChunkReport:
 
 
 def load_segment(path: str, sample_rate: int = None, mono: bool = True):
-    """Read any pydub-readable file; convert rate and channels as asked."""
+    """Read an audio file as a pydub ``AudioSegment``; convert rate and channels as asked.
+
+    What libsndfile reads (WAV, FLAC, OGG, MP3, AIFF...) is decoded by
+    soundfile, without ffmpeg; other formats go through pydub's ffmpeg.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydub warns about ffmpeg on import; we check below
         from pydub import AudioSegment
 
     if not os.path.isfile(path):
         raise UserError(f"input file {path} does not exist; check --input_file")
-    is_wav = path.lower().endswith(".wav")
-    if not is_wav and shutil.which("ffmpeg") is None:
-        raise UserError(f"reading {path} needs ffmpeg, which is not installed; install it "
-                        f"(e.g. apt-get install ffmpeg) or convert the file to WAV")
-    try:
-        segment = AudioSegment.from_wav(path) if is_wav else AudioSegment.from_file(path)
-    except Exception as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"cannot decode {path}: {reason}") from None
+    segment = _read_with_soundfile(path, AudioSegment)
+    if segment is None:
+        cannot_decode = (f"{path} cannot be decoded: it is not audio, or it is corrupt or in "
+                         f"an unsupported format")
+        if path.lower().endswith(AUDIO_EXTENSIONS):   # libsndfile's own formats
+            raise UserError(cannot_decode)
+        if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+            raise UserError(f"reading {path} needs ffmpeg, which is not installed; install it "
+                            f"(e.g. apt-get install ffmpeg) or convert the file to WAV")
+        try:
+            segment = AudioSegment.from_file(path)
+        except Exception:
+            raise UserError(cannot_decode) from None
     if mono and segment.channels > 1:
         segment = segment.set_channels(1)
     if sample_rate and segment.frame_rate != sample_rate:
         segment = segment.set_frame_rate(sample_rate)
     return segment
+
+
+def _read_with_soundfile(path: str, segment_type):
+    """The file as an ``AudioSegment`` of 16- or 32-bit samples, or None if
+    libsndfile cannot read it."""
+    import soundfile
+
+    from samplernn.audio import quiet_stderr
+
+    try:
+        with quiet_stderr():   # the MP3 decoder prints notes about broken frames
+            info = soundfile.info(path)
+            dtype = "int16" if info.subtype in SIXTEEN_BIT_SUBTYPES else "int32"
+            samples, rate = soundfile.read(path, dtype=dtype, always_2d=True)
+    except Exception:  # soundfile raises several types for unreadable files
+        return None
+    if samples.size == 0:
+        return None
+    return segment_type(samples.tobytes(), frame_rate=rate, channels=samples.shape[1],
+                        sample_width=samples.dtype.itemsize)
 
 
 def is_silent(chunk, threshold_dbfs: float) -> bool:

@@ -73,24 +73,49 @@ def positive_float(text: str) -> float:
     return value
 
 
-def clock(seconds: float) -> str:
-    """Seconds as ``H:MM:SS`` for progress and ETA lines."""
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+def setup_logging(stream=None) -> None:
+    """Our log lines (plain messages) to ``stream``, standard output by default.
 
-
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    Only the ``samplernn`` logger speaks at INFO; libraries (TensorFlow's
+    "Sharding callback duration" after every checkpoint save, say) are held
+    to warnings.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(message)s",
+                        stream=stream or sys.stdout)
     logging.getLogger("samplernn").setLevel(logging.INFO)
     warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
 
 
-def run(main) -> None:
-    """Run ``main()``; a UserError becomes ``error: <message>`` and exit status 2."""
-    from samplernn.errors import UserError
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the final flush at exit does
+    not fail again on a pipe whose reader has gone."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
+
+def run(main) -> None:
+    """Run ``main()`` as a script.
+
+    A UserError becomes ``error: <message>`` and exit status 2. Ctrl-C that
+    reaches here (at start-up, before any work worth saving) ends the
+    process at once with status 130 and one line, no traceback. Long loops
+    handle Ctrl-C themselves, see :mod:`samplernn.interrupts`.
+    """
+    from samplernn.errors import UserError
+    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, raise_keyboard_interrupt_on_sigint
+
+    raise_keyboard_interrupt_on_sigint()  # also when started with SIGINT ignored
     try:
-        sys.exit(main())
+        status = main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        status = 2
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        # Skip interpreter teardown: TensorFlow may be mid-call in another
+        # thread, and its destructors can crash then. Nothing is left to save.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_STATUS_INTERRUPTED)
+    sys.exit(status)

@@ -169,7 +169,7 @@ def load_config(path: str, **overrides: Any) -> ModelConfig:
     if not path.endswith(CONFIG_SUFFIX):
         warnings.warn(f"config file {path} does not follow the *{CONFIG_SUFFIX} naming "
                       f"pattern", stacklevel=2)
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:   # -sig: a byte-order mark is fine
         text = f.read()
     try:
         values = json.loads(text)

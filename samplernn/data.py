@@ -9,11 +9,14 @@ How the corpus becomes training sequences
    step through its windows together. A sequence is ``top_frame_size`` samples
    of context followed by ``windows_per_sequence`` windows of ``seq_len``
    samples. ``windows_per_sequence`` is the number of whole windows in the
-   shortest usable file, capped at :data:`MAX_SEQUENCE_SECONDS` of audio.
+   shortest file that is at least :data:`SHORT_FILE_FRACTION` of the median
+   file length, capped at :data:`MAX_SEQUENCE_SECONDS` of audio.
 3. Each file is cut into as many consecutive sequences as fit (each one's
    context is the end of the previous one). What is dropped: the tail of each
-   file that does not fill a whole sequence, and files shorter than
-   ``top_frame_size + seq_len`` samples (with a warning naming them).
+   file that does not fill a whole sequence, and files shorter than one
+   sequence (with a warning naming them): those shorter than
+   ``top_frame_size + seq_len`` samples, and those much shorter than the
+   median, so that one short file cannot shorten every sequence.
 4. The last ``num_val_batches * batch_size`` sequences (in file order) are held
    out for validation; the rest are for training.
 
@@ -50,6 +53,9 @@ from samplernn.errors import UserError
 log = logging.getLogger("samplernn")
 
 MAX_SEQUENCE_SECONDS = 8.0  # the chunk length PRiSM's chunk_audio.py defaults to
+# Files shorter than this fraction of the median file length (in windows) do
+# not set the sequence length; they are left out with a warning.
+SHORT_FILE_FRACTION = 0.5
 
 
 # ------------------------------------------------------------------ discovery
@@ -126,10 +132,19 @@ def cut_sequences(files: dict, config: ModelConfig,
                         f"samples ({minimum / config.sample_rate:.3f} s); use longer files "
                         f"or a smaller seq_len")
     max_windows = max(1, int(max_sequence_seconds * config.sample_rate) // seq_len)
-    windows = min(max_windows, min((len(s) - top) // seq_len for s in usable.values()))
+    file_windows = {name: (len(s) - top) // seq_len for name, s in usable.items()}
+    # One short file must not shorten every sequence: files under a fraction of
+    # the median length do not count, and are left out below.
+    floor = SHORT_FILE_FRACTION * float(np.median(list(file_windows.values())))
+    windows = min(max_windows, min(w for w in file_windows.values() if w >= floor))
+    too_short = [name for name, w in file_windows.items() if w < windows]
+    if too_short:
+        log.warning("warning: leaving out %d file(s) much shorter than the others (under "
+                    "%.2f s, the training sequence length): %s", len(too_short),
+                    (top + windows * seq_len) / config.sample_rate, ", ".join(too_short))
     span = windows * seq_len
     sequences = [samples[start:start + top + span]
-                 for samples in usable.values()
+                 for name, samples in usable.items() if file_windows[name] >= windows
                  for start in range(0, len(samples) - top - span + 1, span)]
     return np.stack(sequences), windows
 

@@ -85,6 +85,8 @@ class ThrowawayCheckpoints:
     Has the ``save(checkpoint_number)`` method of ``tf.train.CheckpointManager``.
     """
 
+    directory = "(a temporary directory)"
+
     def __init__(self, checkpoint: tf.train.Checkpoint):
         self.checkpoint = checkpoint
 

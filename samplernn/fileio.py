@@ -1,38 +1,62 @@
-"""Atomic file writing: a reader never sees a half-written file."""
+"""Writing files safely: atomically, with the user's umask, and with clear errors.
+
+A reader never sees a half-written file: everything is written under a
+temporary name beside its destination and renamed into place when complete.
+"""
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
+
+from samplernn.errors import UserError
+
+TEMPORARY_PREFIX = ".tmp-"
+FULL_DISK_BYTES = 1 << 20   # less free space than this, after a failed write: the disk is full
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def temporary_path_for(path: str) -> str:
     """Create an empty, uniquely named file beside ``path`` and return its name.
 
-    It keeps the final extension (some writers pick the format from it) and
-    creates the parent directory if needed.
+    It keeps the final extension (some writers pick the format from it),
+    creates the parent directory if needed, and gets the permissions an
+    ordinary new file gets (``0666`` less the umask, e.g. ``0644``), not the
+    private ``0600`` of :func:`tempfile.mkstemp`.
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     suffix = os.path.splitext(path)[1]
-    fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    fd, tmp_path = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=suffix, dir=directory)
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     return tmp_path
 
 
 @contextlib.contextmanager
-def atomic_path(path: str):
+def atomic_path(path: str, what: str = "file"):
     """Yield a temporary path next to ``path``; rename it into place on success.
 
-    On an exception the temporary file is removed and
-    ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left
+    untouched; an ``OSError`` (a full disk, say) becomes a one-line
+    :class:`UserError` naming ``path``.
     """
     tmp_path = temporary_path_for(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp_path)
+        if isinstance(e, OSError):
+            raise write_error(path, e, what) from None
         raise
 
 
@@ -40,3 +64,40 @@ def atomic_write_text(path: str, text: str) -> None:
     with atomic_path(path) as tmp_path:
         with open(tmp_path, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def is_disk_full(path: str, error: BaseException) -> bool:
+    """Whether ``error``, raised writing ``path``, came from a full disk.
+
+    Some writers (libsndfile, TensorFlow's checkpoint writer) do not pass the
+    errno on, so when the error itself does not say, the free space left on
+    the device is what decides.
+    """
+    if getattr(error, "errno", None) == errno.ENOSPC or "No space left" in str(error):
+        return True
+    directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        return shutil.disk_usage(directory).free < FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
+def write_error(path: str, error: BaseException, what: str = "file") -> UserError:
+    """A one-line error for a failed write of ``path`` (``what``: "checkpoint", "WAV file")."""
+    if is_disk_full(path, error):
+        return UserError(f"no space left on the device writing {what} {path}; free some "
+                         f"space (or choose another location) and run again")
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(f"cannot write {what} {path}: {reason}")
+
+
+def remove_temporary_files(directory: str, pattern_prefix: str = TEMPORARY_PREFIX) -> list:
+    """Remove ``.tmp-*`` files that an earlier, killed process left in ``directory``."""
+    removed = []
+    if os.path.isdir(directory):
+        for name in os.listdir(directory):
+            if name.startswith(pattern_prefix):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(directory, name))
+                    removed.append(name)
+    return removed

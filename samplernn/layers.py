@@ -111,13 +111,14 @@ class Recurrent(keras.layers.Layer):
     final state tuple.
     """
 
-    # Project the inputs of all time steps in one product before the loop (the
-    # fast way on CPUs); False exists to measure the difference.
-    project_inputs_ahead = True
-
     def __init__(self, rnn_type: str, input_dim: int, units: int,
-                 weight_norm: bool = True, learn_h0: bool = True, **kwargs):
+                 weight_norm: bool = True, learn_h0: bool = True,
+                 project_inputs_ahead: bool = True, **kwargs):
+        """``project_inputs_ahead``: project the inputs of all time steps in one
+        product before the loop (the fast way on CPUs); False projects them
+        step by step, for benchmarks/training.py to measure the difference."""
         super().__init__(**kwargs)
+        self.project_inputs_ahead = project_inputs_ahead
         self.step_fn, gates, self.num_states, recurrent_bias = _CELLS[rnn_type]
         self.units = units
         self.input_map = Linear(input_dim, gates * units, weight_norm=weight_norm,

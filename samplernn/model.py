@@ -44,7 +44,8 @@ class FrameTier(keras.layers.Layer):
     ``[batch, T * upsample_ratio, dim]`` conditioning for the tier below.
     """
 
-    def __init__(self, config: ModelConfig, frame_size: int, upsample_ratio: int, **kwargs):
+    def __init__(self, config: ModelConfig, frame_size: int, upsample_ratio: int,
+                 project_inputs_ahead: bool = True, **kwargs):
         super().__init__(**kwargs)
         dim, wn = config.dim, config.weight_norm
         self.frame_size, self.upsample_ratio, self.dim = frame_size, upsample_ratio, dim
@@ -53,6 +54,7 @@ class FrameTier(keras.layers.Layer):
         # With skip connections every layer after the first also sees the tier input.
         self.rnns = [Recurrent(config.rnn_type, dim if (i == 0 or not self.skip_conn) else 2 * dim,
                                dim, weight_norm=wn, learn_h0=config.learn_h0,
+                               project_inputs_ahead=project_inputs_ahead,
                                name=f"{self.name}_rnn{i}")
                      for i in range(config.num_rnn_layers)]
         # ... and the tier output is the sum of one projection per layer.
@@ -151,15 +153,18 @@ class SampleMLP(keras.layers.Layer):
 
 
 class SampleRNN(keras.Model):
-    """The full model: frame tiers from the top down, then the sample-level MLP."""
+    """The full model: frame tiers from the top down, then the sample-level MLP.
 
-    def __init__(self, config: ModelConfig, **kwargs):
+    ``project_inputs_ahead``: see :class:`samplernn.layers.Recurrent`.
+    """
+
+    def __init__(self, config: ModelConfig, project_inputs_ahead: bool = True, **kwargs):
         super().__init__(name="samplernn", **kwargs)
         self.config = config
         sizes = config.frame_sizes
         # Tier k's output feeds tier k-1 (or, for k = 0, the sample level: F = 1).
         self.tiers = [FrameTier(config, sizes[k], sizes[k] // (sizes[k - 1] if k else 1),
-                                name=f"tier{k + 1}")
+                                project_inputs_ahead, name=f"tier{k + 1}")
                       for k in reversed(range(len(sizes)))]
         self.sample_mlp = SampleMLP(config, name="sample_mlp")
         self.built = True  # every weight is created above
@@ -189,9 +194,9 @@ class SampleRNN(keras.Model):
         return named
 
 
-def build_model(config: ModelConfig) -> SampleRNN:
+def build_model(config: ModelConfig, project_inputs_ahead: bool = True) -> SampleRNN:
     """A SampleRNN with all weights created."""
-    return SampleRNN(config)
+    return SampleRNN(config, project_inputs_ahead)
 
 
 # ---------------------------------------------------------------------- losses

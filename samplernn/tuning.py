@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import logging
 import math
+import os
 
 import keras_tuner
 
 from samplernn import checkpoints, training
+from samplernn.callbacks import ImprovementTracker
 from samplernn.config import ConfigError, ModelConfig
 from samplernn.data import (TrainingData, cut_sequences, find_audio_files, load_quantized_files,
                             split_sequences)
@@ -104,7 +107,7 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
                                             values["learning_rate"], values["momentum"])
         trainer = training.Trainer(model, optimizer)
         progress = checkpoints.Progress()
-        tracker = training.ImprovementTracker(progress, self.patience)
+        tracker = ImprovementTracker(progress, self.patience)
         epochs = kwargs.get("epochs", self.num_epochs)  # Hyperband passes its own
         result = training.fit(trainer, data, epochs, progress, [tracker])
         if result.interrupted:
@@ -128,6 +131,57 @@ def best_epoch(history: list, objective: str) -> dict:
     pick = min if OBJECTIVES[objective] == "min" else max
     best = pick(history, key=lambda logs: logs[objective])
     return {k: float(v) for k, v in best.items() if isinstance(v, float) and math.isfinite(v)}
+
+
+SEARCH_RECORD = "samplernn_search.json"   # the arguments a search was started with
+
+
+def check_resumed_search(project_dir: str, arguments: dict, overwrite: bool) -> None:
+    """Resuming a search with other arguments than it was started with is an
+    error (Keras Tuner would mix the two searches' trials)."""
+    path = os.path.join(project_dir, SEARCH_RECORD)
+    if overwrite or not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        stored = json.load(f)
+    arguments = json.loads(json.dumps(arguments))   # tuples as lists, as stored
+    changed = [f"{key}: {stored.get(key)} != {arguments.get(key)}"
+               for key in sorted(set(stored) | set(arguments))
+               if stored.get(key) != arguments.get(key)]
+    if changed:
+        raise UserError(f"the search in {project_dir} was started with other arguments "
+                        f"({'; '.join(changed)}); give the same arguments to resume it, "
+                        f"or --overwrite True to start afresh")
+
+
+def record_search(project_dir: str, arguments: dict) -> None:
+    """Store the arguments that define the search, for :func:`check_resumed_search`."""
+    from samplernn.fileio import atomic_write_text
+
+    atomic_write_text(os.path.join(project_dir, SEARCH_RECORD),
+                      json.dumps(arguments, indent=2) + "\n")
+
+
+def search(tuner) -> None:
+    """Run the search; if every trial failed, a one-line error with their reason."""
+    try:
+        tuner.search()
+    except RuntimeError as e:      # Keras Tuner stops after consecutive failures
+        if "consecutive failures" not in str(e):
+            raise
+    if not hasattr(tuner.oracle, "end_order"):   # a worker's client: the chief judges
+        return
+    trials = tuner.oracle.trials.values()
+    if trials and not any(t.status == "COMPLETED" for t in trials):
+        reasons = sorted({_last_line(t.message) for t in trials if t.message})
+        raise UserError(f"every trial of the search failed ({len(trials)} trial(s)): "
+                        f"{' | '.join(reasons) or 'no reason recorded'}")
+
+
+def _last_line(message: str) -> str:
+    """The exception line at the end of a traceback."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def make_tuner(kind: str, hypermodel, objective: str, max_trials: int, num_epochs: int,

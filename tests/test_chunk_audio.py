@@ -58,7 +58,7 @@ def test_resampling_and_bad_input(recording, tmp_path):
         chunk_audio.main(["--input_file", path, "--output_dir", "x", "--chunk_length", "0"])
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not a wav" * 20)
-    with pytest.raises(UserError, match="cannot decode"):
+    with pytest.raises(UserError, match="cannot be decoded"):
         chunk_audio.main(["--input_file", str(bad), "--output_dir", "x"])
 
 

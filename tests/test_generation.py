@@ -10,6 +10,7 @@ from samplernn import checkpoints, generation
 from samplernn.config import save_config
 from samplernn.errors import UserError
 from samplernn.model import build_model
+from samplernn.sampler import Sampler
 from conftest import tiny_config, write_tone
 
 EXACTNESS_VARIANTS = [
@@ -36,7 +37,7 @@ def test_sampler_is_exactly_the_trained_model(changes):
     model = trained_like(build_model(config))
     inputs = np.random.default_rng(1).integers(0, 256, (2, 16 + 64)).astype(np.int32)
     expected, _ = model(tf.constant(inputs), model.initial_states(2))
-    got = generation.Sampler(model).teacher_forced_logits(inputs)
+    got = Sampler(model).teacher_forced_logits(inputs)
     relative = np.max(np.abs(got - expected.numpy())) / np.max(np.abs(expected.numpy()))
     assert relative < 1e-4
 
@@ -45,7 +46,7 @@ def test_seed_warm_up_equals_training_states():
     config = tiny_config(frame_sizes=[2, 4, 16], rnn_type="lstm")
     model = trained_like(build_model(config))
     seed = np.random.default_rng(2).integers(0, 256, 16 * 5 + 3)  # 3 leading samples dropped
-    history, states = generation.Sampler(model).initial(1, seed)
+    history, states = Sampler(model).initial(1, seed)
     np.testing.assert_array_equal(history.numpy()[0], seed[-16:])
     _, expected = model(tf.constant(seed[3:][None], tf.int32), model.initial_states(1))
     for got, want in zip(tf.nest.flatten(states), tf.nest.flatten(expected)):
@@ -54,7 +55,7 @@ def test_seed_warm_up_equals_training_states():
 
 def test_generation_is_reproducible_and_temperature_matters():
     model = trained_like(build_model(tiny_config()))
-    sampler = generation.Sampler(model)
+    sampler = Sampler(model)
     run = lambda seed, temps: np.concatenate(list(sampler.generate(2, 100, temps, seed)), 1)  # noqa
     a = run(1, [1.0])
     assert a.shape == (2, 100) and a.min() >= 0 and a.max() < 256
@@ -125,7 +126,29 @@ def test_generate_errors(checkpoint):
     short = write_tone(str(tmp / "short.wav"), 0.01, 8000)  # 80 samples
     with pytest.raises(UserError, match="too short"):
         generate.main(base + ["--seed", short, "--seed_offset", "70"])
-    for flag, value in (("--dur", "0"), ("--temperature", "-1"), ("--num_seqs", "0")):
+    for flag, value in (("--dur", "-1"), ("--temperature", "-1"), ("--num_seqs", "0")):
         with pytest.raises(SystemExit):
             generate.parse_args(base + [flag, value])
     assert not os.path.exists(tmp / "e.wav")
+
+
+@pytest.mark.parametrize("noise,should_pass", [(None, True), ("exponential", False)])
+def test_draws_follow_the_softmax(noise, should_pass):
+    """Chi-square test of 40,000 draws from one logits vector at temperature 1.
+
+    Sampling with the wrong noise (-log u, exponential, instead of Gumbel's
+    -log(-log u)) must fail the same test."""
+    from scipy.stats import chisquare
+
+    from samplernn.sampler import draw
+
+    logits = np.array([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, 1.5], np.float32)
+    draws = 40_000
+    kwargs = {} if noise is None else {"noise": lambda u: -tf.math.log(u)}
+    classes = draw(tf.constant(np.tile(logits, [draws, 1])), tf.ones([draws]),
+                   tf.constant([7, 0], tf.int64), **kwargs).numpy()
+    observed = np.bincount(classes, minlength=len(logits))
+    probabilities = np.exp(logits.astype(np.float64))
+    expected = probabilities / probabilities.sum() * draws
+    p_value = chisquare(observed, expected).pvalue
+    assert (p_value > 1e-3) == should_pass, (observed, expected.round(), p_value)

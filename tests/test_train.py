@@ -3,13 +3,14 @@
 import json
 import os
 import re
+import signal
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import train
-from samplernn import checkpoints, training
+from samplernn import callbacks, checkpoints, training
 from samplernn.config import save_config
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
@@ -17,7 +18,7 @@ from samplernn.model import build_model
 from conftest import tiny_config
 
 STEP_LINE = re.compile(r"^Epoch: \d+/\d+, Step: \d+/\d+, Loss: \d+\.\d{3}, "
-                       r"Accuracy: \d+\.\d{3}, \(\d+\.\d{4} sec/step\)$")
+                       r"Accuracy: \d+\.\d{3}, \(\d+\.\d{4} sec/step\)(, ETA \d+:\d\d:\d\d)?$")
 
 
 @pytest.fixture
@@ -125,9 +126,9 @@ class FakeManager:
 
 def test_best_policy_saves_only_improvements_and_patience_stops():
     progress = checkpoints.Progress()
-    tracker = training.ImprovementTracker(progress, patience=2)
+    tracker = callbacks.ImprovementTracker(progress, patience=2)
     manager = FakeManager()
-    saver = training.CheckpointSaver(manager, every=1, policy="best", tracker=tracker)
+    saver = callbacks.CheckpointSaver(manager, every=1, policy="best", tracker=tracker)
     stopped = []
     for epoch, val_loss in enumerate([3.0, 2.5, 2.7, 2.4, 2.6, 2.6], start=1):
         logs = {"loss": 9.0, "val_loss": val_loss}
@@ -136,7 +137,7 @@ def test_best_policy_saves_only_improvements_and_patience_stops():
         stopped.append(tracker.should_stop())
     assert manager.saved == [1, 2, 4]
     assert stopped == [False, False, False, False, False, True]
-    always = training.CheckpointSaver(FakeManager(), every=2, policy="always", tracker=tracker)
+    always = callbacks.CheckpointSaver(FakeManager(), every=2, policy="always", tracker=tracker)
     for epoch in range(1, 6):
         always.on_epoch_end(epoch, {})
     assert always.manager.saved == [2, 4]
@@ -146,10 +147,10 @@ def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path):
     config = tiny_config()
     data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
 
-    class Interrupt(training.Callback):
+    class Interrupt(callbacks.Callback):
         def on_step_end(self, epoch, step, logs):
             if step == 5:
-                raise KeyboardInterrupt
+                os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, mid-epoch
 
     def trainer_and_checkpoint():
         model = build_model(config)
@@ -159,8 +160,8 @@ def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path):
 
     trainer, progress, checkpoint = trainer_and_checkpoint()
     manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), 5, checkpoint_name="model.ckpt")
-    tracker = training.ImprovementTracker(progress, 3)
-    saver = training.CheckpointSaver(manager, 1, "always", tracker)
+    tracker = callbacks.ImprovementTracker(progress, 3)
+    saver = callbacks.CheckpointSaver(manager, 1, "always", tracker)
     result = training.fit(trainer, data, 1, progress, [Interrupt(), tracker, saver])
     assert result.interrupted and os.path.exists(tmp_path / "model.ckpt-1.index")
 
@@ -172,7 +173,7 @@ def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path):
                                   trainer.model.trainable_variables[0].numpy())
     steps = []
 
-    class Record(training.Callback):
+    class Record(callbacks.Callback):
         def on_step_end(self, epoch, step, logs):
             steps.append(step)
 

@@ -1,0 +1,19 @@
+"""Training defaults that train.py and tune.py share (PRiSM's documented values).
+
+Kept free of TensorFlow imports, so that scripts can build their argument
+parsers before TensorFlow loads.
+"""
+
+OPTIMIZER = "adam"
+LEARNING_RATE = 0.001
+MOMENTUM = 0.9
+BATCH_SIZE = 64
+NUM_VAL_BATCHES = 1
+EARLY_STOPPING_PATIENCE = 3
+RANDOM_SEED = 0
+
+
+def optimizer_settings() -> dict:
+    """The settings tune.py takes from here for whatever it does not search over."""
+    return {"optimizer": OPTIMIZER, "learning_rate": LEARNING_RATE, "momentum": MOMENTUM,
+            "batch_size": BATCH_SIZE}

@@ -1,0 +1,352 @@
+"""The fast incremental sampler: a trained SampleRNN run one step at a time.
+
+Tensors in, tensors out; nothing here knows about files (see
+:mod:`samplernn.generation` for WAV output, progress and plots).
+
+Each frame tier takes one RNN step per frame (its state carried
+explicitly), the sample-level MLP runs once per sample. One compiled call
+(XLA) produces many top-tier frames (a loop over :meth:`Sampler._frame`, each
+``top_frame_size`` samples) for every sequence in the batch; no Python runs
+per sample or per frame, and states and history carry from call to call.
+
+What is computed once per checkpoint (``Sampler.load_weights``):
+- weight-normalized kernels, so no norm is taken per step;
+- the sample-level MLP's first-layer tables ``[frame_size, q_levels, dim]``,
+  so its first layer is ``frame_size`` gathers and a sum per sample.
+
+The per-step recurrences are the very functions the training model uses
+(``samplernn.layers.gru_step`` / ``lstm_step``), and ``Sampler.teacher_forced_logits``
+checks that the sampler reproduces the training model's logits.
+
+Sampling is Gumbel-max with a per-sequence temperature:
+``argmax(logits / T + Gumbel noise)``, i.e. a draw from ``softmax(logits / T)``,
+with stateless random numbers keyed on ``(random_seed, sample index)``, so a
+given seed always gives the same audio.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from samplernn import quantization
+from samplernn.errors import UserError
+from samplernn.layers import gru_step, lstm_step
+from samplernn.model import scale_samples
+
+_STEP_FUNCTIONS = {"gru": gru_step, "lstm": lstm_step}
+_TINY = 1e-20  # keeps log(-log(u)) finite in the Gumbel noise
+CALL_SECONDS = 0.2             # wall time aimed at per compiled generation call
+MAX_CALL_AUDIO_SECONDS = 1.0   # audio per call at most
+
+
+def gumbel_noise(uniform):
+    """Standard Gumbel noise from uniform numbers in (0, 1)."""
+    return -tf.math.log(-tf.math.log(uniform))
+
+
+def draw(logits, temperatures, noise_seed, noise=gumbel_noise):
+    """One class per row from ``softmax(logits / T)`` by the Gumbel-max trick.
+
+    Args:
+        logits: ``[batch, q]``. temperatures: ``[batch]``.
+        noise_seed: ``[2]`` int64, the stateless random seed.
+        noise: maps uniform numbers to the noise added to the logits (only a
+            test replaces it, to show that wrong noise is caught).
+    Returns:
+        ``[batch]`` int32 classes.
+    """
+    uniform = tf.random.stateless_uniform(tf.shape(logits), seed=noise_seed, minval=_TINY,
+                                          maxval=1.0)
+    return tf.argmax(logits / temperatures[:, None] + noise(uniform), axis=-1,
+                     output_type=tf.int32)
+
+
+def expand_temperatures(temperatures, num_seqs: int) -> list:
+    """One temperature per sequence: extra values dropped, the last one repeated."""
+    temperatures = list(temperatures) or [0.75]
+    for t in temperatures:
+        if not t > 0:
+            raise UserError(f"--temperature values must be positive, got {t}")
+    return (temperatures + [temperatures[-1]] * num_seqs)[:num_seqs]
+
+
+class Sampler:
+    """Generates audio from a :class:`samplernn.model.SampleRNN`.
+
+    The weights are copied into the sampler by :meth:`load_weights` (called
+    on construction); call it again after training further, without
+    recompiling.
+    """
+
+    def __init__(self, model, jit_compile: bool = True):
+        self.model, self.config = model, model.config
+        c = self.config
+        self.step_fn = _STEP_FUNCTIONS[c.rnn_type]
+        self.top = c.top_frame_size
+        self.max_frames_per_call = max(1, int(MAX_CALL_AUDIO_SECONDS * c.sample_rate) // self.top)
+        self._weights = self._frozen(model)
+        self._generate = tf.function(self._frame, jit_compile=jit_compile)
+        self._generate_frames = tf.function(self.frames, jit_compile=jit_compile)
+        self._warm_up = tf.function(self.warm_up, jit_compile=jit_compile)
+
+    # ---------------------------------------------------------------- weights
+    @staticmethod
+    def _frozen(model):
+        """Every tensor the sampler needs, as variables: ``{name: tf.Variable}``."""
+        values = _effective_weights(model)
+        return {name: tf.Variable(value, trainable=False, name=name.replace("/", "_"))
+                for name, value in values.items()}
+
+    @property
+    def weight_variables(self) -> dict:
+        """``{name: tf.Variable}``: every tensor the compiled functions read."""
+        return self._weights
+
+    def load_weights(self, model=None) -> None:
+        """Copy the (current) model weights into the sampler."""
+        for name, value in _effective_weights(model or self.model).items():
+            self._weights[name].assign(value)
+
+    def _linear(self, name, x):
+        """``x W + b`` as one product: the bias is the kernel's last row.
+
+        (XLA on CPU fuses a separate bias add into the product and then runs
+        it on one core; a plain product uses them all.)
+        """
+        ones = tf.ones(tf.concat([tf.shape(x)[:-1], [1]], 0), x.dtype)
+        return tf.matmul(tf.concat([x, ones], axis=-1), self._weights[name])
+
+    # ------------------------------------------------------- one tier, one step
+    def _tier_step(self, k, frame, conditioning, tier_states):
+        """Tier ``k`` (0 = top): ``frame [B, F]`` classes -> ``[B, ratio, dim]`` and new states."""
+        tier = self.model.tiers[k]
+        name = tier.name
+        x = self._linear(f"{name}_frames", scale_samples(frame, self.config.q_levels))
+        if conditioning is not None:
+            x = x + conditioning
+        below, outputs, new_states = x, [], []
+        for i, state in enumerate(tier_states):
+            rnn_input = tier.rnn_input(i, below, x)
+            projected = self._linear(f"{name}_rnn{i}_input", rnn_input)
+            state = self.step_fn(projected, state,
+                                 lambda h, n=f"{name}_rnn{i}_recurrent": self._linear(n, h))
+            below = state[0]
+            outputs.append(below)
+            new_states.append(state)
+        if tier.skip_conn:
+            output = tf.add_n([self._linear(f"{name}_skip{i}", h) for i, h in enumerate(outputs)])
+        else:
+            output = outputs[-1]
+        upsampled = self._linear(f"{name}_upsample", output)
+        return tf.reshape(upsampled, [-1, tier.upsample_ratio, tier.dim]), new_states
+
+    # ----------------------------------------------------------- sample level
+    def _sample_block(self, conditioning, history, temperatures, seed, first_index,
+                      teacher, offset):
+        """Run the MLP over one lowest-tier frame: ``conditioning [B, F0, dim]``.
+
+        Returns the updated ``history [B, top]`` and the block's logits ``[B, F0, q]``.
+        ``teacher`` (``[B, top]`` or None) replaces the sampled values.
+        """
+        f0, q = self.config.sample_frame_size, self.config.q_levels
+        tables = self._weights["tables"]                          # [F0 * q, dim]
+        table_offsets = tf.range(f0, dtype=tf.int32) * q          # row of position p
+
+        def body(j, history, logits_array):
+            previous = history[:, self.top - f0:] + table_offsets      # [B, F0]
+            first = tf.reduce_sum(tf.gather(tables, previous), axis=1)  # [B, dim]
+            h = tf.nn.relu(first + conditioning[:, j])
+            for i in range(2):
+                h = tf.nn.relu(self._linear(f"sample_hidden{i}", h))
+            logits = self._linear("sample_output", h)                  # [B, q]
+            if teacher is not None:
+                chosen = teacher[:, offset + j]
+            else:
+                noise_seed = tf.stack([seed, first_index + offset + tf.cast(j, tf.int64)])
+                chosen = draw(logits, temperatures, noise_seed)
+            history = tf.concat([history[:, 1:], chosen[:, None]], axis=1)
+            if teacher is not None:
+                logits_array = logits_array.write(j, logits)
+            return j + 1, history, logits_array
+
+        logits_array = tf.TensorArray(tf.float32, size=f0, element_shape=[None, q])
+        _, history, logits_array = tf.while_loop(
+            lambda j, *_: j < f0, body, (tf.constant(0), history, logits_array))
+        if teacher is None:
+            return history, None
+        return history, tf.transpose(logits_array.stack(), [1, 0, 2])
+
+    # -------------------------------------------------------- one top frame
+    def _frame(self, history, states, temperatures, seed, first_index, teacher=None):
+        """Generate (or teacher-force) one top frame of ``top`` samples.
+
+        Args:
+            history: ``[B, top]`` int32, the last ``top`` samples.
+            states: nested RNN states, as ``model.initial_states``.
+            temperatures: ``[B]`` float32. seed: int64 scalar.
+            first_index: int64 scalar, index of the frame's first sample.
+            teacher: ``[B, top]`` int32 or None.
+        Returns:
+            ``(samples [B, top], new states, logits [B, top, q])``.
+        """
+        states = [list(s) for s in states]
+        logits = []
+
+        def descend(k, conditioning, history, offset):
+            frame = history[:, self.top - self.model.tiers[k].frame_size:]
+            upsampled, states[k] = self._tier_step(k, frame, conditioning, states[k])
+            if k + 1 == len(self.model.tiers):          # the lowest frame tier
+                history, block_logits = self._sample_block(
+                    upsampled, history, temperatures, seed, first_index, teacher, offset)
+                logits.append(block_logits)
+                return history
+            step = self.model.tiers[k + 1].frame_size
+            for j in range(self.model.tiers[k].upsample_ratio):
+                history = descend(k + 1, upsampled[:, j], history, offset + j * step)
+            return history
+
+        history = descend(0, None, history, 0)
+        return history, states, (tf.concat(logits, axis=1) if teacher is not None else None)
+
+    def _warmup_frame(self, history, states, teacher):
+        """Advance the frame tiers over one known top frame (no MLP): new states."""
+        states = [list(s) for s in states]
+
+        def descend(k, conditioning, window, offset):
+            size = self.model.tiers[k].frame_size
+            frame = window[:, offset + self.top - size: offset + self.top]
+            upsampled, states[k] = self._tier_step(k, frame, conditioning, states[k])
+            if k + 1 < len(self.model.tiers):
+                step = self.model.tiers[k + 1].frame_size
+                for j in range(self.model.tiers[k].upsample_ratio):
+                    descend(k + 1, upsampled[:, j], window, offset + j * step)
+
+        descend(0, None, tf.concat([history, teacher], axis=1), 0)
+        return states
+
+    # --------------------------------------------------- many frames per call
+    def frames(self, history, states, temperatures, seed, first_index, num_frames):
+        """Generate ``num_frames`` top frames in one loop (one compiled call).
+
+        The output has room for :attr:`max_frames_per_call` frames whatever
+        ``num_frames`` is (at most that), so that XLA compiles the loop once:
+        a size that depended on ``num_frames`` would be recompiled for every
+        new value.
+
+        Args: as :meth:`_frame`; ``num_frames`` an int32 scalar.
+        Returns:
+            ``(frames [max_frames_per_call, B, top] int32, history [B, top], states)``,
+            of which the first ``num_frames`` frames were generated.
+        """
+        batch = tf.shape(history)[0]
+        produced = tf.zeros([self.max_frames_per_call, batch, self.top], tf.int32)
+
+        def body(i, history, states, produced):
+            start = first_index + tf.cast(i, tf.int64) * self.top
+            history, states, _ = self._frame(history, states, temperatures, seed, start)
+            produced = tf.tensor_scatter_nd_update(produced, [[i]], history[None])
+            return i + 1, history, states, produced
+
+        _, history, states, produced = tf.while_loop(
+            lambda i, *_: i < num_frames, body, (tf.constant(0), history, states, produced))
+        return produced, history, states
+
+    def warm_up(self, history, states, frames):
+        """Run the frame tiers over known frames ``[B, n, top]`` (a seed) that follow
+        ``history``: the new ``(history, states)``."""
+
+        def body(t, history, states):
+            teacher = frames[:, t]
+            return t + 1, teacher, self._warmup_frame(history, states, teacher)
+
+        _, history, states = tf.while_loop(lambda t, *_: t < tf.shape(frames)[1], body,
+                                           (tf.constant(0), history, states))
+        return history, states
+
+    # ------------------------------------------------------------- public API
+    def initial(self, num_seqs: int, seed_classes: np.ndarray = None):
+        """Starting ``(history [B, top], states)``: silence, or warmed up on a seed.
+
+        ``seed_classes [n]`` (quantized, ``n >= top``) is cut to a whole number
+        of top frames (dropping its start); the first frame becomes the
+        history and the frame tiers then run over every later frame.
+        """
+        states = self.model.initial_states(num_seqs)
+        if seed_classes is None:
+            silence = quantization.silence_class(self.config.q_type, self.config.q_levels)
+            return tf.fill([num_seqs, self.top], silence), states
+        usable = len(seed_classes) // self.top * self.top
+        frames = np.asarray(seed_classes[len(seed_classes) - usable:], np.int32)
+        frames = np.tile(frames.reshape(1, -1, self.top), [num_seqs, 1, 1])
+        return self._warm_up(tf.constant(frames[:, 0]), states, tf.constant(frames[:, 1:]))
+
+    def generate(self, num_seqs: int, num_samples, temperatures, random_seed: int = 0,
+                 seed_classes: np.ndarray = None):
+        """Yield blocks of generated classes ``[num_seqs, n]`` until ``num_samples``
+        samples per sequence have been produced; ``num_samples=None`` never stops
+        (memory stays flat: only the state is kept).
+
+        Each block is one compiled call of many top frames. The first call makes
+        one frame, so that the first audio comes as soon as compilation is done;
+        later calls are sized from the measured speed to take about
+        :data:`CALL_SECONDS` each (at most :data:`MAX_CALL_AUDIO_SECONDS` of
+        audio), so that progress and Ctrl-C stay responsive while the per-call
+        overhead all but disappears.
+        """
+        temperatures = tf.constant(expand_temperatures(temperatures, num_seqs), tf.float32)
+        history, states = self.initial(num_seqs, seed_classes)
+        seed = tf.constant(random_seed, tf.int64)
+        frames_per_call, done, first_call = 1, 0, True
+        while num_samples is None or done < num_samples:
+            frames = frames_per_call
+            if num_samples is not None:
+                frames = min(frames, -(-(num_samples - done) // self.top))
+            started = time.perf_counter()
+            produced, history, states = self._generate_frames(
+                history, states, temperatures, seed, tf.constant(done, tf.int64),
+                tf.constant(frames, tf.int32))
+            block = np.transpose(produced.numpy()[:frames], [1, 0, 2]).reshape(num_seqs, -1)
+            seconds = time.perf_counter() - started
+            if not first_call:   # the first call's time is mostly compilation
+                frames_per_call = int(np.clip(frames * CALL_SECONDS / max(seconds, 1e-6),
+                                              1, self.max_frames_per_call))
+            first_call = False
+            if num_samples is not None:
+                block = block[:, : num_samples - done]
+            done += block.shape[1]
+            yield block
+
+    def teacher_forced_logits(self, inputs: np.ndarray) -> np.ndarray:
+        """Logits for ``inputs [B, top + n * top]`` fed as if generated: ``[B, n*top, q]``.
+
+        Starts from the model's initial state, exactly like a training window
+        after a reset, so the result must match ``model(inputs, initial_states)``.
+        """
+        inputs = tf.constant(inputs, tf.int32)
+        batch = int(inputs.shape[0])
+        history, states = inputs[:, :self.top], self.model.initial_states(batch)
+        ones, zero = tf.ones([batch]), tf.constant(0, tf.int64)
+        logits = []
+        for start in range(self.top, int(inputs.shape[1]), self.top):
+            teacher = inputs[:, start:start + self.top]
+            history, states, frame_logits = self._generate(history, states, ones, zero, zero,
+                                                           teacher)
+            logits.append(frame_logits.numpy())
+        return np.concatenate(logits, axis=1)
+
+
+def _effective_weights(model) -> dict:
+    """``{name: tensor}``: every Linear's effective kernel with its bias, and the MLP tables."""
+    linears = [model.sample_mlp.first, *model.sample_mlp.hidden, model.sample_mlp.output_map]
+    for tier in model.tiers:
+        linears += [tier.input_map, tier.upsample, *tier.skip_maps]
+        linears += [m for rnn in tier.rnns for m in (rnn.input_map, rnn.recurrent_map)]
+    weights = {}
+    for layer in linears:  # kernel and bias as one [input_dim + 1, units] matrix
+        bias = layer.bias() if layer.b is not None else tf.zeros([layer.units])
+        weights[layer.name] = tf.concat([layer.kernel(), bias[None]], axis=0)
+    weights["tables"] = tf.reshape(model.sample_mlp.tables(), [-1, model.config.dim])
+    return weights

@@ -1,0 +1,102 @@
+"""export.py: a SavedModel of the sampler that TensorFlow alone can run, and that
+generates what generate.py generates."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+import export
+import generate
+from samplernn import checkpoints, quantization
+from samplernn.errors import UserError
+from samplernn.model import build_model
+from conftest import tiny_config
+
+PROCESS_TIMEOUT_S = 300
+
+# Runs in a fresh interpreter that imports only TensorFlow and NumPy.
+CLIENT = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+model = tf.saved_model.load(sys.argv[1])
+seed, temperature, half = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+model.reset(tf.constant(1), tf.constant(seed, tf.int64))
+first = model.generate(tf.constant(half), tf.constant([temperature]))["audio"].numpy()
+second = model.generate(tf.constant(half), tf.constant([temperature]))["audio"].numpy()
+signature = model.signatures["reset"]
+signature(batch_size=tf.constant(1), seed=tf.constant(seed, tf.int64))
+whole = model.signatures["generate"](num_samples=tf.constant(2 * half),
+                                     temperature=tf.constant([temperature]))["audio"].numpy()
+model.reset(tf.constant(2), tf.constant(seed, tf.int64))
+primed = model.prime(tf.constant(np.zeros((2, 40), np.float32)))["samples_used"].numpy()
+pair = model.generate(tf.constant(10), tf.constant([1.0, 0.5]))["audio"].numpy()
+np.save(sys.argv[5], np.concatenate([first, second], axis=1)[0])
+print(json.dumps({"split_equals_whole": bool(np.array_equal(np.concatenate([first, second], 1),
+                                                            whole)),
+                  "sample_rate": int(model.sample_rate.numpy()),
+                  "dim": json.loads(model.config_json.numpy())["dim"],
+                  "version": model.package_version.numpy().decode(),
+                  "primed": int(primed), "pair_shape": list(pair.shape),
+                  "in_range": bool(np.all(np.abs(whole) <= 1.0)),
+                  "modules": sorted(m for m in sys.modules if m.startswith("samplernn"))}))
+"""
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    config = tiny_config(rnn_type="lstm", num_rnn_layers=2, skip_conn=True)
+    model = build_model(config)
+    rng = np.random.default_rng(0)
+    for v in model.trainable_variables:   # away from the initial values, so all of them count
+        v.assign(v.numpy() + 0.1 * rng.standard_normal(v.shape).astype(np.float32))
+    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "e")
+    checkpoints.save_run_config(run_dir, config)
+    checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-3"))
+    return run_dir
+
+
+def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):
+    exported = str(tmp_path / "exported")
+    assert export.main(["--checkpoint_path", run_dir, "--output_dir", exported]) == 0
+    metadata = json.load(open(os.path.join(exported, "samplernn.json")))
+    assert metadata["sample_rate"] == 8000 and metadata["config"]["rnn_type"] == "lstm"
+
+    half = 1000   # not a whole number of top frames (16): exercises the carried samples
+    reference = str(tmp_path / "reference.wav")
+    generate.main(["--output_path", reference, "--checkpoint_path", run_dir,
+                   "--dur", str(2 * half / 8000), "--random_seed", "5", "--temperature", "0.9"])
+    result = subprocess.run([sys.executable, "-c", CLIENT, exported, "5", "0.9", str(half),
+                             str(tmp_path / "exported.npy")], cwd=str(tmp_path),
+                            capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S,
+                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["modules"] == []            # this project was not imported
+    assert report["split_equals_whole"] and report["in_range"]
+    assert (report["sample_rate"], report["dim"]) == (8000, 32)
+    assert report["version"] and report["primed"] == 32 and report["pair_shape"] == [2, 10]
+
+    # The same audio: identical classes once quantized (the 16-bit WAV rounds the
+    # dequantized values, which moves none of them to another class).
+    ours = np.load(str(tmp_path / "exported.npy"))
+    theirs, _ = soundfile.read(reference, dtype="float32")
+    assert len(ours) == len(theirs) == 2 * half
+    np.testing.assert_array_equal(quantization.quantize(ours, "mu-law", 256),
+                                  quantization.quantize(theirs, "mu-law", 256))
+
+
+def test_export_refuses_to_overwrite(run_dir, tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "file").write_text("x")
+    with pytest.raises(UserError, match="already exists"):
+        export.main(["--checkpoint_path", run_dir, "--output_dir", str(target)])
+    assert os.listdir(target) == ["file"]
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
