@@ -177,7 +177,6 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     in the loop, like audio generation in a callback, also watches.
     """
     interrupt = interrupt or InterruptFlag()
-    batch = data.batch_size
     base_learning_rate = base_learning_rate or float(trainer.optimizer.learning_rate)
     result = FitResult(history=[])
     with interrupt:

@@ -42,3 +42,22 @@ def demo_dir(tmp_path):
     directory = tmp_path / "demo"
     write_demo_corpus(str(directory), num_files=8, seconds=1.5, sample_rate=8000)
     return str(directory)
+
+
+def save_untrained(directory, config, run_id="m", epoch=1, model=None) -> str:
+    """Save ``model`` (default: a new, untrained one of ``config``) as checkpoint
+    ``model.ckpt-<epoch>`` of a new run under ``directory``; return the run directory."""
+    from samplernn import checkpoints
+    from samplernn.model import build_model
+
+    run_dir = checkpoints.new_run_dir(str(directory), run_id)
+    checkpoints.save_run_config(run_dir, config)
+    checkpoints.make_checkpoint(model or build_model(config)).write(
+        os.path.join(run_dir, f"model.ckpt-{epoch}"))
+    return run_dir
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    """The run directory of an untrained tiny model's checkpoint."""
+    return save_untrained(tmp_path / "logdir", tiny_config(), "g")

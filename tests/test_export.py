@@ -12,10 +12,10 @@ import soundfile
 
 import export
 import generate
-from samplernn import checkpoints, quantization
+from samplernn import quantization
 from samplernn.errors import UserError
 from samplernn.model import build_model
-from conftest import tiny_config
+from conftest import save_untrained, tiny_config
 
 PROCESS_TIMEOUT_S = 300
 
@@ -56,10 +56,7 @@ def run_dir(tmp_path):
     rng = np.random.default_rng(0)
     for v in model.trainable_variables:   # away from the initial values, so all of them count
         v.assign(v.numpy() + 0.1 * rng.standard_normal(v.shape).astype(np.float32))
-    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "e")
-    checkpoints.save_run_config(run_dir, config)
-    checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-3"))
-    return run_dir
+    return save_untrained(tmp_path / "logdir", config, "e", epoch=3, model=model)
 
 
 def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):

@@ -22,9 +22,8 @@ import tune
 from samplernn import audio, checkpoints, data, fileio
 from samplernn.config import load_config, save_config
 from samplernn.errors import UserError
-from samplernn.model import build_model
 from samplernn.progress import GenerationProgress
-from conftest import REPO_ROOT, tiny_config, write_tone
+from conftest import REPO_ROOT, save_untrained, tiny_config, write_tone
 
 
 @pytest.fixture
@@ -40,15 +39,6 @@ def tiny_run(tmp_path, demo_dir):
                            "--num_epochs", "1", "--generate", "False", *map(str, extra)])
 
     return run, tmp_path
-
-
-@pytest.fixture
-def saved_model(tmp_path):
-    config = tiny_config()
-    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "g")
-    checkpoints.save_run_config(run_dir, config)
-    checkpoints.make_checkpoint(build_model(config)).write(os.path.join(run_dir, "model.ckpt-1"))
-    return run_dir
 
 
 @contextlib.contextmanager
@@ -159,9 +149,7 @@ def test_training_config_with_an_overridden_sample_rate_is_no_mismatch(tmp_path)
     with open(config_file, "w") as f:   # no sample_rate key: 22050 by default
         json.dump({k: v for k, v in tiny_config().to_dict().items() if k != "sample_rate"}, f)
     config = load_config(config_file, sample_rate=16000)   # train.py --sample_rate 16000
-    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "s")
-    checkpoints.save_run_config(run_dir, config)
-    checkpoints.make_checkpoint(build_model(config)).write(os.path.join(run_dir, "model.ckpt-1"))
+    run_dir = save_untrained(tmp_path / "logdir", config, "s")
     out = str(tmp_path / "s.wav")
     assert generate.main(["--output_path", out, "--checkpoint_path", run_dir, "--config_file",
                           config_file, "--dur", "0.05"]) == 0

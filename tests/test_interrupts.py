@@ -81,7 +81,7 @@ def training_run(tmp_path, demo_dir):
     save_config(tiny_config(seq_len=SEQ_LEN), config_path)
     arguments = ["--id", "c", "--data_dir", demo_dir, "--config_file", config_path,
                  "--logdir_root", tmp_path / "logdir", "--output_dir", tmp_path / "gen",
-                 "--batch_size", 4, "--num_epochs", 2, "--output_file_dur", 0.3,
+                 "--batch_size", 4, "--num_epochs", 1, "--output_file_dur", 0.3,
                  "--early_stopping_patience", "None", "--verbose", "False"]
     return arguments, tmp_path
 
@@ -100,7 +100,7 @@ def consistent_checkpoint(tmp_path, steps_per_epoch):
 def resume_to_the_end(arguments, tmp_path, steps_per_epoch):
     assert train.main([str(a) for a in arguments]) == 0
     prefix, epochs, step = consistent_checkpoint(tmp_path, steps_per_epoch)
-    assert (epochs, step) == (2, 0)
+    assert (epochs, step) == (1, 0)
     for run_dir in checkpoints.run_dirs(str(tmp_path / "logdir" / "c")):
         metrics = os.path.join(run_dir, "metrics.csv")
         if os.path.exists(metrics):
@@ -144,17 +144,6 @@ def test_ctrl_c_at_start_up_leaves_nothing_and_works_when_sigint_was_ignored(tra
 
 
 # ------------------------------------------------------------------ generate.py
-@pytest.fixture
-def saved_model(tmp_path):
-    from samplernn.model import build_model
-
-    config = tiny_config()
-    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "g")
-    checkpoints.save_run_config(run_dir, config)
-    checkpoints.make_checkpoint(build_model(config)).write(os.path.join(run_dir, "model.ckpt-1"))
-    return run_dir
-
-
 def test_ctrl_c_in_generation_finishes_every_file(saved_model, tmp_path):
     out_path = tmp_path / "out" / "x.wav"
     process = start("generation", "generate", ["--output_path", out_path, "--checkpoint_path",
