@@ -22,6 +22,7 @@ import tune
 from samplernn import audio, checkpoints, data, fileio
 from samplernn.config import load_config, save_config
 from samplernn.errors import UserError
+from samplernn.model import build_model
 from samplernn.progress import GenerationProgress
 from conftest import REPO_ROOT, save_untrained, tiny_config, write_tone
 
@@ -270,3 +271,25 @@ def test_generation_eta_waits_for_the_compile(monkeypatch):
     first, second = stream.text.split("\r")[1:]
     assert "ETA ?" in first
     assert "ETA 0:00:03" in second and "1.00x real time" in second   # 3.9 s at 1 s/s
+
+
+def test_a_checkpoint_from_before_the_epoch_sums_still_resumes(tmp_path):
+    """Checkpoints written before Progress held loss sums restore, the sums at zero."""
+    import tensorflow as tf
+
+    model = build_model(tiny_config())
+    old_progress = tf.Module()
+    old_progress.epoch = tf.Variable(3, dtype=tf.int64)
+    old_progress.step = tf.Variable(5, dtype=tf.int64)
+    old_progress.best_loss = tf.Variable(2.5, dtype=tf.float64)
+    old_progress.epochs_without_improvement = tf.Variable(1, dtype=tf.int64)
+    prefix = tf.train.Checkpoint(model=tf.train.Checkpoint(**model.variables_by_path()),
+                                 progress=old_progress).write(str(tmp_path / "model.ckpt-3"))
+    progress = checkpoints.Progress()
+    checkpoints.restore(checkpoints.make_checkpoint(build_model(tiny_config()), None, progress),
+                        prefix)
+    assert (int(progress.epoch), int(progress.step), float(progress.loss_sum)) == (3, 5, 0.0)
+    deeper = build_model(tiny_config(num_rnn_layers=2))   # variables the file lacks
+    with pytest.raises(UserError, match="does not fit this model"):
+        checkpoints.restore(checkpoints.make_checkpoint(deeper, None, checkpoints.Progress()),
+                            prefix)
