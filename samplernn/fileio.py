@@ -89,15 +89,3 @@ def write_error(path: str, error: BaseException, what: str = "file") -> UserErro
                          f"space (or choose another location) and run again")
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return UserError(f"cannot write {what} {path}: {reason}")
-
-
-def remove_temporary_files(directory: str, pattern_prefix: str = TEMPORARY_PREFIX) -> list:
-    """Remove ``.tmp-*`` files that an earlier, killed process left in ``directory``."""
-    removed = []
-    if os.path.isdir(directory):
-        for name in os.listdir(directory):
-            if name.startswith(pattern_prefix):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(directory, name))
-                    removed.append(name)
-    return removed

@@ -203,8 +203,8 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
 def _train_epoch(trainer, data, num_epochs, progress, callbacks, interrupt,
                  base_learning_rate, reduce_learning_rate_after):
     """Train (the rest of) one epoch and validate it: the epoch's logs, or None if
-    interrupted. ``progress`` records the steps done and their loss sums as they
-    are made, and the completed epoch at the end."""
+    interrupted. On an interruption ``progress`` records the steps done and their
+    loss sums (for the checkpoint); at the end it records the completed epoch."""
     epoch, step = int(progress.epoch), int(progress.step)
     learning_rate = learning_rate_for_epoch(base_learning_rate, epoch, reduce_learning_rate_after)
     trainer.optimizer.learning_rate.assign(learning_rate)
@@ -218,24 +218,22 @@ def _train_epoch(trainer, data, num_epochs, progress, callbacks, interrupt,
     tick = epoch_start = time.perf_counter()
     for inputs, targets, reset in dataset:
         if interrupt.requested:
-            return None
+            break
         if force_reset:
             reset, force_reset = tf.constant(True), False
         loss, acc, states = trainer.train_step(inputs, targets, reset, states)
         loss, acc = float(loss), float(acc)
         step, steps_run = step + 1, steps_run + 1
         total_loss, total_accuracy = total_loss + loss, total_accuracy + acc
-        progress.record_step(step, total_loss, total_accuracy)
         now = time.perf_counter()
         step_logs = {"loss": total_loss / step, "accuracy": total_accuracy / step,
                      "step_loss": loss, "sec_per_step": now - tick}
         tick = now
         for callback in callbacks:
             callback.on_step_end(epoch + 1, step, step_logs)
-    if interrupt.requested:
-        return None
-    validation = trainer.evaluate(data, interrupt)
-    if validation is None:
+    validation = None if interrupt.requested else trainer.evaluate(data, interrupt)
+    if validation is None:   # interrupted: the checkpoint needs the steps done so far
+        progress.record_step(step, total_loss, total_accuracy)
         return None
     logs = {"loss": total_loss / step, "accuracy": total_accuracy / step,
             "bits_per_sample": nats_to_bits(total_loss / step),
