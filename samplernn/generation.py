@@ -66,7 +66,15 @@ def wav_file_sinks(paths: list, sample_rate: int) -> list:
     """One :class:`samplernn.audio.WavStreamWriter` per path."""
     from samplernn.audio import WavStreamWriter
 
-    return [WavStreamWriter(path, sample_rate) for path in paths]
+    sinks = []
+    try:
+        for path in paths:
+            sinks.append(WavStreamWriter(path, sample_rate))
+    except BaseException:   # no temporary file of the ones opened stays behind
+        for sink in sinks:
+            sink.abort()
+        raise
+    return sinks
 
 
 class TeeSink:
