@@ -8,7 +8,9 @@ its start, carried across windows). See README.md.
 
 import argparse
 import json
+import sys
 
+from samplernn import defaults
 from samplernn.cli import positive_float, positive_int, quiet_tensorflow, run, setup_logging
 
 
@@ -23,6 +25,9 @@ def parse_args(argv=None):
     p.add_argument("--batch_size", type=positive_int, default=8, help="Files scored at once")
     p.add_argument("--max_seconds", type=positive_float, default=None,
                    help="Score only the first N seconds of each file")
+    p.add_argument("--precision", choices=defaults.GENERATION_PRECISIONS, default=None,
+                   help="Score with generate.py's sampler at this weight precision (teacher-"
+                        "forced, slower) instead of the training computation")
     p.add_argument("--json", action="store_true", help="Print the result as JSON")
     return p.parse_args(argv)
 
@@ -31,18 +36,29 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     quiet_tensorflow()
-    from samplernn import checkpoints, data, evaluation
+    from samplernn import checkpoints, data, devices, evaluation
 
-    model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file)
+    cudnn = devices.use_cudnn() if args.precision is None else None   # the sampler: no RNN layers
+    print(devices.start_line(devices.find_devices(), devices.describe_strategy(),
+                             args.precision or "float32", cudnn),
+          file=sys.stderr if args.json else sys.stdout)
+    model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file,
+                                                   use_cudnn=bool(cudnn))
     files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
     max_samples = int(args.max_seconds * config.sample_rate) if args.max_seconds else None
-    result = evaluation.evaluate_files(model, files, args.batch_size, max_samples)
+    scorer = None
+    if args.precision is not None:
+        from samplernn.sampler import Sampler
+
+        scorer = evaluation.SamplerScorer(Sampler(model, precision=args.precision))
+    result = evaluation.evaluate_files(model, files, args.batch_size, max_samples, scorer)
     if not result.files:
         from samplernn.errors import UserError
 
         raise UserError(f"no file in {args.data_dir} is long enough to score")
     if args.json:
-        print(json.dumps({"checkpoint": prefix, **result.to_dict()}, indent=2))
+        print(json.dumps({"checkpoint": prefix, "precision": args.precision,
+                          **result.to_dict()}, indent=2))
     else:
         print(f"NLL: {result.bits_per_sample:.4f} bits per sample over {result.samples:,} "
               f"samples in {len(result.files)} file(s) ({prefix})")

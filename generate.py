@@ -11,6 +11,7 @@ plays it, and --dur 0 (or inf) generates until Ctrl-C. See README.md.
 import argparse
 import sys
 
+from samplernn import defaults
 from samplernn.cli import (positive_float, positive_int, quiet_tensorflow, run, setup_logging,
                            silence_stdout)
 
@@ -53,6 +54,10 @@ def parse_args(argv=None):
                    help="Start each output file with the seed audio")
     p.add_argument("--random_seed", type=int, default=0,
                    help="Same seed, same checkpoint, same flags: same audio")
+    p.add_argument("--precision", choices=defaults.GENERATION_PRECISIONS,
+                   default=defaults.GENERATION_PRECISION,
+                   help="Of the sampler's weights: bfloat16 halves the bytes read per step "
+                        "and sums in float32 (see README)")
     p.add_argument("--plot", action="store_true",
                    help="Also write <name>.png: waveform and spectrogram of each file")
     p.add_argument("--play", action="store_true",
@@ -69,7 +74,7 @@ def main(argv=None):
     streaming = args.output_path == "-"
     setup_logging(stream=sys.stderr if streaming else sys.stdout)  # stdout carries the audio
     quiet_tensorflow()
-    from samplernn import checkpoints, generation
+    from samplernn import checkpoints, devices, generation
     from samplernn.sampler import Sampler, expand_temperatures
     from samplernn.errors import UserError
     from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, InterruptFlag
@@ -86,6 +91,8 @@ def main(argv=None):
         from samplernn.playback import import_sounddevice
 
         import_sounddevice()  # a missing package is an error before the model loads
+    log.info(devices.start_line(devices.find_devices(), devices.describe_strategy(),
+                                args.precision))
     model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file)
     log.info("Loaded %s (%d-tier %s, dim %d, trained at %d Hz)", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate)
@@ -97,7 +104,7 @@ def main(argv=None):
     seed = generation.load_seed(args.seed, config, args.seed_offset) if args.seed else None
     temperatures = expand_temperatures(args.temperature, args.num_seqs)
 
-    sampler = Sampler(model)
+    sampler = Sampler(model, precision=args.precision)
     # From here on Ctrl-C finishes the files with what has been generated.
     with InterruptFlag("Interrupted: finishing the audio generated so far") as interrupt:
         # Where each sequence goes: files, standard output, the sound card.

@@ -50,12 +50,18 @@ def parse_args(argv=None):
     p.add_argument("--output_file_dur", type=positive_float, default=3, help="Seconds")
     p.add_argument("--temperature", type=positive_float, nargs="+", default=[0.75])
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
+    p.add_argument("--generation_precision", choices=defaults.GENERATION_PRECISIONS,
+                   default=defaults.GENERATION_PRECISION,
+                   help="Precision of the sampler's weights when generating at checkpoints "
+                        "(as generate.py --precision)")
     p.add_argument("--seed_offset", type=int, default=0, help="In samples")
     p.add_argument("--num_val_batches", type=optional_int, default=defaults.NUM_VAL_BATCHES)
     p.add_argument("--random_seed", type=int, default=defaults.RANDOM_SEED,
                    help="Seed for weight initialization and data shuffling")
     p.add_argument("--mixed_precision", type=boolean, default=False,
-                   help="Compute in float16 (GPU) or bfloat16 (CPU/TPU), weights in float32")
+                   help="Compute in bfloat16 (GPUs of compute capability 8.0+, TPUs, "
+                        "CPUs with bfloat16 instructions) or float16 with loss scaling "
+                        "(older GPUs); weights stay float32")
     p.add_argument("--jit_compile", type=boolean, default=False,
                    help="Compile the training step with XLA (see README for when it helps)")
     p.add_argument("--strategy", default="auto",
@@ -71,7 +77,7 @@ def main(argv=None):
     quiet_tensorflow()
     import keras
 
-    from samplernn import checkpoints, distribute, training
+    from samplernn import checkpoints, devices, distribute, training
     from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
                                      StatisticsPrinter, TensorBoardLogger)
     from samplernn.config import load_config
@@ -118,18 +124,17 @@ def main(argv=None):
                          "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
                 return 0
 
-    if strategy.num_replicas_in_sync > 1:
-        log.info("Training on %d replicas (%s)", strategy.num_replicas_in_sync,
-                 type(strategy).__name__)
     data = TrainingData.from_directory(args.data_dir, config, args.batch_size,
                                        args.num_val_batches or 0, seed=args.random_seed)
 
     keras.utils.set_random_seed(args.random_seed)
-    policy = training.set_mixed_precision(args.mixed_precision)
-    if args.mixed_precision:
-        log.info("Mixed precision: %s", policy)
+    found = devices.find_devices(strategy)
+    policy, note = devices.mixed_policy(found, args.mixed_precision)
+    training.set_precision(policy)
+    cudnn = devices.use_cudnn(args.jit_compile)
+    log.info(devices.start_line(found, devices.describe_strategy(strategy), policy, cudnn, note))
     with strategy.scope():
-        model = build_model(config)
+        model = build_model(config, use_cudnn=cudnn)
         optimizer = training.with_loss_scaling(
             training.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
     trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy)
@@ -170,7 +175,8 @@ def main(argv=None):
                 args.max_generate_per_epoch, args.output_file_dur, args.temperature,
                 seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
                 summary_writer=tensorboard.train_writer,
-                reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt))
+                reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt,
+                precision=args.generation_precision))
         log.info("Training run directory: %s", run_dir)
         result = train([
             StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),

@@ -3,13 +3,16 @@
     python benchmarks/generation.py            # the four cases of benchmarks/RESULTS.md
     python benchmarks/generation.py --seconds 2 --cases small:16 small:1:exported
 
-A case is ``config:num_seqs`` or ``config:num_seqs:exported`` (the SavedModel
-written by export.py, loaded with tf.saved_model.load and run through its
-``generate`` function, as another program would). Each case runs in its own
+A case is ``config:num_seqs``, ``config:num_seqs:bfloat16`` (the sampler's
+weights in bfloat16, ``generate.py --precision bfloat16``) or
+``config:num_seqs:exported`` (the SavedModel written by export.py, loaded with
+tf.saved_model.load and run through its ``generate`` function, as another
+program would). Each case runs in its own
 process (so its peak memory is its own), generates ``--seconds`` of audio per
 sequence after a warm-up call that compiles the sampler, and reports the
 total over the batch. Beside each figure it prints the compute limit:
-multiply-adds per sample over this machine's measured matrix-multiply rate.
+multiply-adds per sample over this machine's measured matrix-multiply rate
+(in the sampler's weight precision).
 
 (An earlier version also printed a "memory limit" from the bandwidth of a
 large matrix-vector product. It was not a limit: the per-sample weights of a
@@ -24,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.harness import peak_memory_mb, run_isolated  # noqa: E402
+from benchmarks.harness import device_name, peak_memory_mb, run_isolated  # noqa: E402
 
 SAMPLE_RATE = 16000
 CONFIGS = {
@@ -52,12 +55,12 @@ def multiply_adds_per_sample(config) -> float:
     return total
 
 
-def measure_matmul_rate() -> float:
-    """Multiply-adds per second of a large float32 matrix product on this device."""
+def measure_matmul_rate(dtype: str = "float32") -> float:
+    """Multiply-adds per second of a large matrix product in ``dtype`` on this device."""
     import tensorflow as tf
 
     n = 2048
-    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    a, b = (tf.cast(tf.random.normal([n, n]), dtype) for _ in range(2))
     matmul = tf.function(lambda a, b: tf.matmul(a, b))
     matmul(a, b).numpy()
     start, repeats = time.perf_counter(), 10
@@ -93,7 +96,8 @@ def run_case(case: str, seconds: float) -> dict:
     name, num_seqs, *variant = case.split(":")
     num_seqs = int(num_seqs)
     config = ModelConfig.from_dict({**CONFIGS[name], "sample_rate": SAMPLE_RATE})
-    sampler = Sampler(build_model(config))
+    precision = "bfloat16" if variant == ["bfloat16"] else "float32"
+    sampler = Sampler(build_model(config), precision=precision)
     if variant == ["exported"]:
         generate = exported_generator(sampler, num_seqs)
     else:
@@ -112,32 +116,17 @@ def run_case(case: str, seconds: float) -> dict:
         "real_time_factor": num_seqs * samples / elapsed / SAMPLE_RATE,
         "peak_memory_mb": peak_memory_mb(),
         "multiply_adds_per_sample": macs,
-        "compute_limit": measure_matmul_rate() / macs,
+        "compute_limit": measure_matmul_rate(precision) / macs,
         "device": device_name(),
     }
-
-
-def device_name() -> str:
-    """The device the case ran on: a GPU's name, else the CPU model."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU {details.get('device_name', gpus[0].name)}"
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"CPU {names[0]} x{len(names)}" if names else "CPU"
-    except OSError:
-        return "CPU"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES,
-                        help="config:num_seqs[:exported]; configs: " + ", ".join(CONFIGS))
+                        help="config:num_seqs[:bfloat16|:exported]; configs: "
+                             + ", ".join(CONFIGS))
     parser.add_argument("--seconds", type=float, default=4.0,
                         help="audio seconds generated per sequence")
     parser.add_argument("--one", help=argparse.SUPPRESS)

@@ -5,10 +5,13 @@
 
 A case is ``config:batch_size:variant``; variants: ``plain`` (what train.py
 runs by default), ``jit`` (the step compiled with XLA, ``--jit_compile True``),
-``mixed`` (``--mixed_precision True``: bfloat16 on a CPU) and
+``mixed`` (``--mixed_precision True``: the precision it picks for this device,
+see samplernn/devices.py), ``bfloat16`` (bfloat16 whatever the device) and
 ``per_step_inputs`` (input projections computed inside the recurrent loop, one
 time step at a time, instead of in one product ahead of it). Throughput = batch_size x seq_len /
-median step time, after two warm-up steps; each case runs in its own process.
+median step time, after two warm-up steps; each case runs in its own process,
+on whatever device is present (a GPU runs the RNNs through cuDNN, as train.py
+does, except with ``jit``); each row names the device, precision and RNN path.
 """
 
 import argparse
@@ -18,10 +21,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.generation import CONFIGS  # noqa: E402
-from benchmarks.harness import peak_memory_mb, run_isolated  # noqa: E402
+from benchmarks.harness import device_name, peak_memory_mb, run_isolated  # noqa: E402
 
 DEFAULT_CASES = [f"{config}:32:{variant}" for config in ("default", "small")
-                 for variant in ("plain", "jit", "mixed", "per_step_inputs")]
+                 for variant in ("plain", "jit", "mixed", "bfloat16", "per_step_inputs")]
 WARMUP_STEPS = 2
 
 
@@ -29,18 +32,22 @@ def run_case(case: str, steps: int) -> dict:
     from samplernn.cli import quiet_tensorflow
 
     quiet_tensorflow()
+    import keras
     import numpy as np
     import tensorflow as tf
 
-    from samplernn import training
+    from samplernn import devices, training
     from samplernn.config import ModelConfig
     from samplernn.model import build_model
 
     name, batch, variant = case.split(":")
     batch = int(batch)
-    training.set_mixed_precision(variant == "mixed")
+    policy, _ = devices.mixed_policy(devices.find_devices(), variant == "mixed")
+    training.set_precision("mixed_bfloat16" if variant == "bfloat16" else policy)
     config = ModelConfig.from_dict(CONFIGS[name])
-    model = build_model(config, project_inputs_ahead=variant != "per_step_inputs")
+    cudnn = devices.use_cudnn(jit_compile=variant == "jit")
+    model = build_model(config, project_inputs_ahead=variant != "per_step_inputs",
+                        use_cudnn=cudnn)
     optimizer = training.with_loss_scaling(training.make_optimizer("adam", 1e-3))
     trainer = training.Trainer(model, optimizer, jit_compile=variant == "jit")
     rng = np.random.default_rng(0)
@@ -57,7 +64,9 @@ def run_case(case: str, steps: int) -> dict:
     median = float(np.median(times[WARMUP_STEPS:]))
     return {"case": case, "sec_per_step": median,
             "samples_per_second": batch * config.seq_len / median,
-            "peak_memory_mb": peak_memory_mb()}
+            "peak_memory_mb": peak_memory_mb(), "device": device_name(),
+            "precision": keras.mixed_precision.global_policy().name,
+            "rnn": "cuDNN" if cudnn else "scan"}
 
 
 def main():
@@ -72,11 +81,13 @@ def main():
 
         print(json.dumps(run_case(args.one, args.steps)))
         return
-    print(f"{'case':<28}{'sec/step':>10}{'samples/s':>12}{'peak MB':>10}")
+    print(f"{'case':<28}{'sec/step':>10}{'samples/s':>12}{'peak MB':>10}  {'precision':<16}"
+          f"{'RNN':<7}device")
     for case in args.cases:
         r = run_isolated(__file__, case, "--steps", args.steps)
         print(f"{r['case']:<28}{r['sec_per_step']:>10.3f}{r['samples_per_second']:>12,.0f}"
-              f"{r['peak_memory_mb']:>10,.0f}", flush=True)
+              f"{r['peak_memory_mb']:>10,.0f}  {r['precision']:<16}{r['rnn']:<7}{r['device']}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ class TensorBoardLogger(Callback):
         self.val_writer = tf.summary.create_file_writer(f"{run_dir}/validation")
 
     def on_step_end(self, epoch, step, logs):
-        with self.train_writer.as_default(step=int(self.optimizer.iterations.numpy())):
+        with self.train_writer.as_default(step=logs["global_step"]):
             tf.summary.scalar("step_loss", logs["step_loss"])
             tf.summary.scalar("sec_per_step", logs["sec_per_step"])
 

@@ -273,12 +273,13 @@ def fingerprint(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_model(checkpoint_path: str, config_file: str = None):
-    """Build a model from a checkpoint for inference: ``(model, config, prefix)``."""
+def load_model(checkpoint_path: str, config_file: str = None, use_cudnn: bool = False):
+    """Build a model from a checkpoint for inference: ``(model, config, prefix)``.
+    (``use_cudnn`` chooses how the RNNs run; any checkpoint loads either way.)"""
     from samplernn.model import build_model
 
     prefix = resolve_checkpoint(checkpoint_path)
     config = config_for_checkpoint(prefix, config_file)
-    model = build_model(config)
+    model = build_model(config, use_cudnn=use_cudnn)
     restore(make_checkpoint(model), prefix)
     return model, config, prefix

@@ -1,4 +1,4 @@
-"""Training defaults that train.py and tune.py share (PRiSM's documented values).
+"""Defaults that several scripts share (training: PRiSM's documented values).
 
 Kept free of TensorFlow imports, so that scripts can build their argument
 parsers before TensorFlow loads.
@@ -11,6 +11,8 @@ BATCH_SIZE = 64
 NUM_VAL_BATCHES = 1
 EARLY_STOPPING_PATIENCE = 3
 RANDOM_SEED = 0
+GENERATION_PRECISIONS = ("float32", "bfloat16")  # of the sampler's weights (generate.py --precision)
+GENERATION_PRECISION = "float32"   # bfloat16 was slower on the CPUs measured (benchmarks/RESULTS.md)
 
 
 def optimizer_settings() -> dict:

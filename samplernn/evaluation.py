@@ -51,8 +51,30 @@ class Evaluation:
                            "bits_per_sample": f.bits_per_sample} for f in self.files]}
 
 
+def pad_sequences(sequences: list, config):
+    """Sequences of classes in one batch: ``(padded [B, top + L] int32, mask [B, L]
+    float32, scored samples per sequence)``; the padding is silence, masked out."""
+    top = config.top_frame_size
+    scored = [(len(s) - top) // top * top for s in sequences]
+    length = top + max(scored)
+    silence = quantization.silence_class(config.q_type, config.q_levels)
+    padded = np.full((len(sequences), length), silence, np.int32)
+    mask = np.zeros((len(sequences), length - top), np.float32)
+    for row, (samples, count) in enumerate(zip(sequences, scored)):
+        padded[row, :top + count] = samples[:top + count]
+        mask[row, :count] = 1.0
+    return padded, mask, scored
+
+
+def masked_nats(logits, targets, mask):
+    """Summed negative log-likelihood per row: ``[B, S, q]``, ``[B, S]``, ``[B, S]`` -> ``[B]``."""
+    nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets,
+                                                          logits=tf.cast(logits, tf.float32))
+    return tf.reduce_sum(nats * mask, axis=1)
+
+
 class Scorer:
-    """Scores batches of quantized sequences with one model."""
+    """Scores batches of quantized sequences with one model (the training computation)."""
 
     def __init__(self, model):
         self.model, self.config = model, model.config
@@ -61,33 +83,43 @@ class Scorer:
     def _window_nats(self, inputs, mask, states):
         """``inputs [B, top + S]``, ``mask [B, S]`` -> (summed nats ``[B]``, new states)."""
         logits, states = self.model(inputs, states)
-        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=inputs[:, self.config.top_frame_size:], logits=tf.cast(logits, tf.float32))
-        return tf.reduce_sum(nats * mask, axis=1), states
+        return masked_nats(logits, inputs[:, self.config.top_frame_size:], mask), states
 
     def score(self, sequences: list) -> list:
         """``[int array [n_i]]`` -> ``[(scored samples, summed nats)]`` per sequence."""
         top, seq_len = self.config.top_frame_size, self.config.seq_len
-        scored = [(len(s) - top) // top * top for s in sequences]
-        length = top + max(scored)
-        silence = quantization.silence_class(self.config.q_type, self.config.q_levels)
-        padded = np.full((len(sequences), length), silence, np.int32)
-        mask = np.zeros((len(sequences), length - top), np.float32)
-        for row, (samples, count) in enumerate(zip(sequences, scored)):
-            padded[row, :top + count] = samples[:top + count]
-            mask[row, :count] = 1.0
+        padded, mask, scored = pad_sequences(sequences, self.config)
         states = self.model.initial_states(len(sequences))
         totals = np.zeros(len(sequences))
-        for start in range(0, length - top, seq_len):
-            width = min(seq_len, length - top - start)
+        for start in range(0, padded.shape[1] - top, seq_len):
+            width = min(seq_len, padded.shape[1] - top - start)
             nats, states = self._window(tf.constant(padded[:, start:start + top + width]),
                                         tf.constant(mask[:, start:start + width]), states)
             totals += nats.numpy()
         return list(zip(scored, totals))
 
 
-def evaluate_files(model, files: dict, batch_size: int = 8, max_samples: int = None) -> Evaluation:
-    """Score ``{path: quantized samples}``; files too short to score are skipped."""
+class SamplerScorer:
+    """Scores like :class:`Scorer`, but with the generation sampler's own numerics
+    (its weight precision), teacher-forced one top frame at a time."""
+
+    def __init__(self, sampler):
+        self.sampler, self.config = sampler, sampler.config
+
+    def score(self, sequences: list) -> list:
+        top = self.config.top_frame_size
+        padded, mask, scored = pad_sequences(sequences, self.config)
+        totals = np.zeros(len(sequences))
+        for frame, logits in enumerate(self.sampler.teacher_forced(padded)):
+            columns = slice(frame * top, (frame + 1) * top)
+            totals += masked_nats(logits, padded[:, top:][:, columns], mask[:, columns]).numpy()
+        return list(zip(scored, totals))
+
+
+def evaluate_files(model, files: dict, batch_size: int = 8, max_samples: int = None,
+                   scorer=None) -> Evaluation:
+    """Score ``{path: quantized samples}`` with ``scorer`` (default: the model's
+    :class:`Scorer`); files too short to score are skipped."""
     minimum = 2 * model.config.top_frame_size
     usable = {}
     for path, samples in files.items():
@@ -97,7 +129,7 @@ def evaluate_files(model, files: dict, batch_size: int = 8, max_samples: int = N
                         path, len(samples), minimum)
         else:
             usable[path] = samples
-    scorer, results = Scorer(model), []
+    scorer, results = scorer or Scorer(model), []
     paths = list(usable)
     for first in range(0, len(paths), batch_size):
         batch = paths[first:first + batch_size]

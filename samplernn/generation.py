@@ -184,25 +184,26 @@ class TrainingAudioWriter:
     """Called after each checkpoint save during training: writes
     ``<output_dir>/<id>_e=<epoch>_<i>_t<temperature>.wav`` files and, given a
     ``summary_writer``, logs each to TensorBoard as audio and as a log-mel
-    spectrogram beside one of ``reference_audio`` (a real excerpt). Ctrl-C
+    spectrogram beside one of ``reference_audio`` (a real excerpt), with the
+    sampler's weights in ``precision`` (see :mod:`samplernn.sampler`). Ctrl-C
     (``interrupt``) cuts the files short; they are still valid WAV files."""
 
     def __init__(self, model, config, output_dir, run_id, max_files, seconds, temperatures,
                  seed_file=None, seed_offset=0, random_seed=0, summary_writer=None,
-                 reference_audio=None, interrupt=NEVER):
+                 reference_audio=None, interrupt=NEVER, precision="float32"):
         self.model, self.config, self.output_dir, self.run_id = model, config, output_dir, run_id
         self.num_files, self.seconds, self.random_seed = max_files or 0, seconds, random_seed
         self.temperatures = expand_temperatures(temperatures, self.num_files) if self.num_files else []
         self.seed_classes = load_seed(seed_file, config, seed_offset) if seed_file else None
         self.summary_writer, self.reference_audio = summary_writer, reference_audio
-        self.interrupt = interrupt
+        self.interrupt, self.precision = interrupt, precision
         self.sampler = None
 
     def __call__(self, epoch: int, checkpoint_prefix: str) -> None:
         if not self.num_files or self.interrupt.requested:
             return
         if self.sampler is None:
-            self.sampler = Sampler(self.model)
+            self.sampler = Sampler(self.model, precision=self.precision)
         else:
             self.sampler.load_weights(self.model)
         base = os.path.join(self.output_dir, f"{self.run_id}_e={epoch}{OUTPUT_EXTENSION}")

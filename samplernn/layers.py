@@ -1,18 +1,37 @@
 """Building blocks: weight-normalized linear maps and recurrent layers.
 
-The recurrent layers are written out here (not keras.layers.GRU/LSTM) for
-three reasons: weight normalization of their kernels, a learned initial state
-(``h0``), and one pure per-step function (:func:`gru_step`, :func:`lstm_step`)
-shared by training and by the incremental sampler, so the sampler is exactly
-the trained model. The input-to-hidden products of all time steps are
-computed in one matrix product before the recurrent loop; only the
-hidden-to-hidden product runs per step.
+The recurrent layers own their variables (weight-normalized kernels, a
+learned initial state ``h0``) and one pure per-step function
+(:func:`gru_step`, :func:`lstm_step`) shared by training and by the
+incremental sampler, so the sampler is exactly the trained model. They run
+the sequence one of two ways, with the same variables and the same result:
+
+- ``scan`` (CPUs, TPUs, XLA): the input-to-hidden products of all time steps
+  in one matrix product, then a ``tf.scan`` loop of the hidden-to-hidden
+  product and the gates.
+- ``cudnn`` (GPUs): the effective kernels, computed once per call from ``v``
+  and ``g``, and the initial state are handed to TensorFlow's fused cuDNN
+  kernel through Keras's own GRU/LSTM backend functions (the GRU here is
+  cuDNN's "reset after" form, gates in Keras's order). Gradients flow back
+  to ``v``, ``g`` and ``h0`` through the cuDNN op's registered gradient.
+  Where cuDNN cannot run, Keras says so and the layer falls back to ``scan``.
 """
 
 from __future__ import annotations
 
+import importlib
+
 import keras
 import tensorflow as tf
+
+try:  # Keras's TensorFlow backend: the cuDNN GRU/LSTM that keras.layers.GRU/LSTM call
+    # (a module whose name its package's ``rnn`` function shadows as an attribute)
+    keras_tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+except ImportError:  # another Keras layout: no cuDNN path, the scan path still works
+    keras_tf_rnn = None
+
+RNN_IMPLEMENTATIONS = ("scan", "cudnn")
+CUDNN_DTYPES = ("float16", "float32")  # other compute dtypes run cuDNN in float32
 
 
 class Linear(keras.layers.Layer):
@@ -21,6 +40,8 @@ class Linear(keras.layers.Layer):
     With weight normalization (Salimans & Kingma 2016) the kernel is
     ``W = g * V / ||V||``, the norm taken per output unit (over the input
     axis); ``g`` starts at the initial norms, so ``W`` starts equal to ``V``.
+    ``V`` and ``g`` are read in float32 and the norms computed in float32
+    whatever the compute precision; only the finished kernel is cast to it.
 
     Shapes: ``x [..., input_dim] -> y [..., units]``.
     """
@@ -29,22 +50,23 @@ class Linear(keras.layers.Layer):
                  weight_norm: bool = True, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.input_dim, self.units, self.weight_norm = input_dim, units, weight_norm
+        # Not autocast: the norms are taken in float32 (see kernel()).
         self.v = self.add_weight(shape=(input_dim, units), initializer=initializer,
-                                 name="kernel")
+                                 name="kernel", autocast=False)
         if weight_norm:
             initial_norms = tf.norm(tf.convert_to_tensor(self.v), axis=0)
-            self.g = self.add_weight(shape=(units,), name="norm",
+            self.g = self.add_weight(shape=(units,), name="norm", autocast=False,
                                      initializer=lambda shape, dtype=None: initial_norms)
         self.b = self.add_weight(shape=(units,), initializer="zeros",
                                  name="bias") if use_bias else None
         self.built = True  # every weight is created above
 
     def kernel(self):
-        """The effective kernel ``[input_dim, units]``."""
-        v = tf.convert_to_tensor(self.v)
-        if not self.weight_norm:
-            return v
-        return v * (tf.convert_to_tensor(self.g) / tf.norm(v, axis=0))
+        """The effective kernel ``[input_dim, units]`` in the compute dtype."""
+        v = tf.convert_to_tensor(self.v)                      # float32
+        if self.weight_norm:
+            v = v * (tf.convert_to_tensor(self.g) / tf.norm(v, axis=0))
+        return tf.cast(v, self.compute_dtype)
 
     def bias(self):
         """The bias ``[units]``, or None."""
@@ -113,12 +135,15 @@ class Recurrent(keras.layers.Layer):
 
     def __init__(self, rnn_type: str, input_dim: int, units: int,
                  weight_norm: bool = True, learn_h0: bool = True,
-                 project_inputs_ahead: bool = True, **kwargs):
-        """``project_inputs_ahead``: project the inputs of all time steps in one
-        product before the loop (the fast way on CPUs); False projects them
-        step by step, for benchmarks/training.py to measure the difference."""
+                 project_inputs_ahead: bool = True, use_cudnn: bool = False, **kwargs):
+        """``use_cudnn``: run the sequence through cuDNN (see the module docstring;
+        :func:`samplernn.devices.use_cudnn` decides). ``project_inputs_ahead``
+        (scan path): project the inputs of all time steps in one product before
+        the loop (the fast way on CPUs); False projects them step by step, for
+        benchmarks/training.py to measure the difference."""
         super().__init__(**kwargs)
-        self.project_inputs_ahead = project_inputs_ahead
+        self.project_inputs_ahead, self.use_cudnn = project_inputs_ahead, use_cudnn
+        self.rnn_type = rnn_type
         self.step_fn, gates, self.num_states, recurrent_bias = _CELLS[rnn_type]
         self.units = units
         self.input_map = Linear(input_dim, gates * units, weight_norm=weight_norm,
@@ -139,7 +164,46 @@ class Recurrent(keras.layers.Layer):
         return tuple(tf.broadcast_to(h0[i], [batch_size, self.units])
                      for i in range(self.num_states))
 
+    def keras_weights(self):
+        """The effective weights in the layout of ``keras.layers.GRU(reset_after=True)``
+        / ``keras.layers.LSTM`` (and of Keras's cuDNN call): kernel
+        ``[input_dim, gates * units]``, recurrent kernel ``[units, gates * units]``,
+        bias ``[2, 3 * units]`` (GRU: input and recurrent rows) or ``[4 * units]`` (LSTM)."""
+        bias = self.input_map.bias()
+        if self.recurrent_map.b is not None:
+            bias = tf.stack([bias, self.recurrent_map.bias()])
+        return self.input_map.kernel(), self.recurrent_map.kernel(), bias
+
     def call(self, inputs, state):
+        """``inputs [batch, time, input_dim]``, ``state`` -> ``outputs [batch, time,
+        units]``, final state (float32 between windows, whatever the precision)."""
+        if self.use_cudnn:
+            result = self._call_cudnn(inputs, state)
+            if result is not None:
+                return result
+        return self._call_scan(inputs, state)
+
+    def _call_cudnn(self, inputs, state):
+        """The cuDNN path, or None where Keras finds that cuDNN cannot run (no GPU)."""
+        if keras_tf_rnn is None:
+            return None
+        dtype = inputs.dtype if inputs.dtype.name in CUDNN_DTYPES else tf.float32
+        kernel, recurrent_kernel, bias = (tf.cast(w, dtype) for w in self.keras_weights())
+        x, state = tf.cast(inputs, dtype), [tf.cast(s, dtype) for s in state]
+        common = dict(mask=None, kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
+                      activation=tf.tanh, recurrent_activation=tf.sigmoid,
+                      return_sequences=True)
+        try:
+            if self.rnn_type == "gru":
+                _, outputs, final = keras_tf_rnn.gru(x, state[0], reset_after=True, **common)
+            else:
+                _, outputs, final = keras_tf_rnn.lstm(x, state[0], state[1], **common)
+        except NotImplementedError:
+            return None
+        return (tf.cast(outputs, inputs.dtype), tuple(tf.cast(s, tf.float32) for s in final))
+
+    def _call_scan(self, inputs, state):
+        """The ``tf.scan`` path: any device, XLA included."""
         if self.project_inputs_ahead:   # one product for all time steps
             projected = self.input_map(inputs)                 # [batch, time, gates*units]
         else:                           # for benchmarks/training.py only

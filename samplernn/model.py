@@ -36,6 +36,11 @@ def scale_samples(classes, q_levels: int):
     return tf.cast(classes, tf.float32) * (2.0 / (q_levels - 1)) - 1.0
 
 
+def apply_layer(layer, x):
+    """``layer(x)``: the training model's ``linear`` (the sampler passes another)."""
+    return layer(x)
+
+
 class FrameTier(keras.layers.Layer):
     """One frame-level tier.
 
@@ -45,7 +50,7 @@ class FrameTier(keras.layers.Layer):
     """
 
     def __init__(self, config: ModelConfig, frame_size: int, upsample_ratio: int,
-                 project_inputs_ahead: bool = True, **kwargs):
+                 project_inputs_ahead: bool = True, use_cudnn: bool = False, **kwargs):
         super().__init__(**kwargs)
         dim, wn = config.dim, config.weight_norm
         self.frame_size, self.upsample_ratio, self.dim = frame_size, upsample_ratio, dim
@@ -54,7 +59,7 @@ class FrameTier(keras.layers.Layer):
         # With skip connections every layer after the first also sees the tier input.
         self.rnns = [Recurrent(config.rnn_type, dim if (i == 0 or not self.skip_conn) else 2 * dim,
                                dim, weight_norm=wn, learn_h0=config.learn_h0,
-                               project_inputs_ahead=project_inputs_ahead,
+                               project_inputs_ahead=project_inputs_ahead, use_cudnn=use_cudnn,
                                name=f"{self.name}_rnn{i}")
                      for i in range(config.num_rnn_layers)]
         # ... and the tier output is the sum of one projection per layer.
@@ -68,9 +73,13 @@ class FrameTier(keras.layers.Layer):
     def initial_state(self, batch_size):
         return [rnn.initial_state(batch_size) for rnn in self.rnns]
 
-    def tier_input(self, frames, conditioning):
+    # The pieces below are shared with the incremental sampler
+    # (samplernn.sampler), which passes its own ``linear(layer, x)`` (frozen
+    # weights) and its own one-step ``run_layer``: a change here changes both.
+    def tier_input(self, frames, conditioning, linear=None):
         """``[..., frame_size]`` classes (+ ``[..., dim]``) -> RNN input ``[..., dim]``."""
-        x = self.input_map(scale_samples(frames, self.q_levels))
+        linear = linear or apply_layer
+        x = linear(self.input_map, scale_samples(frames, self.q_levels))
         return x if conditioning is None else x + conditioning
 
     def rnn_input(self, layer: int, below, tier_input):
@@ -79,25 +88,37 @@ class FrameTier(keras.layers.Layer):
             return below
         return tf.concat([below, tier_input], axis=-1)
 
-    def tier_output(self, layer_outputs):
+    def run_stack(self, x, states, run_layer):
+        """The RNN layers over the tier input ``x``: ``(outputs per layer, new states)``.
+
+        ``run_layer(rnn, inputs, state) -> (outputs, new_state)`` runs one layer
+        (a whole window in training, one step in the sampler).
+        """
+        below, outputs, new_states = x, [], []
+        for i, rnn in enumerate(self.rnns):
+            below, state = run_layer(rnn, self.rnn_input(i, below, x), states[i])
+            outputs.append(below)
+            new_states.append(state)
+        return outputs, new_states
+
+    def tier_output(self, layer_outputs, linear=None):
         """The last layer's output, or the sum of per-layer projections: ``[..., dim]``."""
         if not self.skip_conn:
             return layer_outputs[-1]
-        return tf.add_n([m(h) for m, h in zip(self.skip_maps, layer_outputs)])
+        linear = linear or apply_layer
+        return tf.add_n([linear(m, h) for m, h in zip(self.skip_maps, layer_outputs)])
 
-    def upsampled(self, output):
+    def upsampled(self, output, linear=None):
         """``[batch, T, dim] -> [batch, T * upsample_ratio, dim]``."""
+        linear = linear or apply_layer
         batch, steps = tf.shape(output)[0], tf.shape(output)[1]
-        return tf.reshape(self.upsample(output),
+        return tf.reshape(linear(self.upsample, output),
                           [batch, steps * self.upsample_ratio, self.dim])
 
     def call(self, frames, conditioning, states):
         x = self.tier_input(frames, conditioning)
-        below, outputs, new_states = x, [], []
-        for i, rnn in enumerate(self.rnns):
-            below, state = rnn(self.rnn_input(i, below, x), states[i])
-            outputs.append(below)
-            new_states.append(state)
+        outputs, new_states = self.run_stack(x, states, lambda rnn, inputs, state:
+                                             rnn(inputs, state))
         return self.upsampled(self.tier_output(outputs)), new_states
 
 
@@ -155,16 +176,18 @@ class SampleMLP(keras.layers.Layer):
 class SampleRNN(keras.Model):
     """The full model: frame tiers from the top down, then the sample-level MLP.
 
-    ``project_inputs_ahead``: see :class:`samplernn.layers.Recurrent`.
+    ``project_inputs_ahead``, ``use_cudnn``: see :class:`samplernn.layers.Recurrent`
+    (they choose how the RNNs run, not what they compute: the variables are the same).
     """
 
-    def __init__(self, config: ModelConfig, project_inputs_ahead: bool = True, **kwargs):
+    def __init__(self, config: ModelConfig, project_inputs_ahead: bool = True,
+                 use_cudnn: bool = False, **kwargs):
         super().__init__(name="samplernn", **kwargs)
         self.config = config
         sizes = config.frame_sizes
         # Tier k's output feeds tier k-1 (or, for k = 0, the sample level: F = 1).
         self.tiers = [FrameTier(config, sizes[k], sizes[k] // (sizes[k - 1] if k else 1),
-                                project_inputs_ahead, name=f"tier{k + 1}")
+                                project_inputs_ahead, use_cudnn, name=f"tier{k + 1}")
                       for k in reversed(range(len(sizes)))]
         self.sample_mlp = SampleMLP(config, name="sample_mlp")
         self.built = True  # every weight is created above
@@ -194,9 +217,11 @@ class SampleRNN(keras.Model):
         return named
 
 
-def build_model(config: ModelConfig, project_inputs_ahead: bool = True) -> SampleRNN:
-    """A SampleRNN with all weights created."""
-    return SampleRNN(config, project_inputs_ahead)
+def build_model(config: ModelConfig, project_inputs_ahead: bool = True,
+                use_cudnn: bool = False) -> SampleRNN:
+    """A SampleRNN with all weights created (``use_cudnn``: see
+    :func:`samplernn.devices.use_cudnn`)."""
+    return SampleRNN(config, project_inputs_ahead, use_cudnn)
 
 
 # ---------------------------------------------------------------------- losses

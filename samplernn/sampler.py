@@ -9,14 +9,22 @@ explicitly), the sample-level MLP runs once per sample. One compiled call
 ``top_frame_size`` samples) for every sequence in the batch; no Python runs
 per sample or per frame, and states and history carry from call to call.
 
+Precision (``precision="bfloat16"``): the weights, lookup tables included, are
+stored in bfloat16, half the bytes to read per step; each product takes its
+input rounded to bfloat16 and accumulates in float32 (oneDNN's and XLA's
+bfloat16 products do), and everything between products (gates, states,
+sums, logits, sampling) stays float32.
+
 What is computed once per checkpoint (``Sampler.load_weights``):
 - weight-normalized kernels, so no norm is taken per step;
 - the sample-level MLP's first-layer tables ``[frame_size, q_levels, dim]``,
   so its first layer is ``frame_size`` gathers and a sum per sample.
 
-The per-step recurrences are the very functions the training model uses
-(``samplernn.layers.gru_step`` / ``lstm_step``), and ``Sampler.teacher_forced_logits``
-checks that the sampler reproduces the training model's logits.
+Each frame tier is stepped with the training model's own pieces
+(``FrameTier.tier_input``, ``run_stack``, ``tier_output``, ``upsampled``)
+and per-step recurrences (``samplernn.layers.gru_step`` / ``lstm_step``), given
+the frozen weights; ``Sampler.teacher_forced_logits`` checks that the sampler
+reproduces the training model's logits.
 
 Sampling is Gumbel-max with a per-sequence temperature:
 ``argmax(logits / T + Gumbel noise)``, i.e. a draw from ``softmax(logits / T)``,
@@ -32,12 +40,10 @@ import numpy as np
 import tensorflow as tf
 
 from samplernn import quantization
+from samplernn.defaults import GENERATION_PRECISIONS
 from samplernn.errors import UserError
-from samplernn.layers import gru_step, lstm_step
-from samplernn.model import scale_samples
-
-_STEP_FUNCTIONS = {"gru": gru_step, "lstm": lstm_step}
 _TINY = 1e-20  # keeps log(-log(u)) finite in the Gumbel noise
+PRECISIONS = {name: tf.as_dtype(name) for name in GENERATION_PRECISIONS}  # stored weights
 CALL_SECONDS = 0.2             # wall time aimed at per compiled generation call
 MAX_CALL_AUDIO_SECONDS = 1.0   # audio per call at most
 
@@ -81,10 +87,13 @@ class Sampler:
     recompiling.
     """
 
-    def __init__(self, model, jit_compile: bool = True):
+    def __init__(self, model, jit_compile: bool = True, precision: str = "float32"):
+        if precision not in PRECISIONS:
+            raise UserError(f"unknown --precision {precision!r}; choose one of "
+                            f"{', '.join(PRECISIONS)}")
         self.model, self.config = model, model.config
+        self.precision, self.weight_dtype = precision, PRECISIONS[precision]
         c = self.config
-        self.step_fn = _STEP_FUNCTIONS[c.rnn_type]
         self.top = c.top_frame_size
         self.max_frames_per_call = max(1, int(MAX_CALL_AUDIO_SECONDS * c.sample_rate) // self.top)
         self._weights = self._frozen(model)
@@ -93,11 +102,11 @@ class Sampler:
         self._warm_up = tf.function(self.warm_up, jit_compile=jit_compile)
 
     # ---------------------------------------------------------------- weights
-    @staticmethod
-    def _frozen(model):
+    def _frozen(self, model):
         """Every tensor the sampler needs, as variables: ``{name: tf.Variable}``."""
         values = _effective_weights(model)
-        return {name: tf.Variable(value, trainable=False, name=name.replace("/", "_"))
+        return {name: tf.Variable(tf.cast(value, self.weight_dtype), trainable=False,
+                                  name=name.replace("/", "_"))
                 for name, value in values.items()}
 
     @property
@@ -108,40 +117,43 @@ class Sampler:
     def load_weights(self, model=None) -> None:
         """Copy the (current) model weights into the sampler."""
         for name, value in _effective_weights(model or self.model).items():
-            self._weights[name].assign(value)
+            self._weights[name].assign(tf.cast(value, self.weight_dtype))
 
     def _linear(self, name, x):
-        """``x W + b`` as one product: the bias is the kernel's last row.
+        """``x [..., in] -> x W + b [..., units]`` as one 2-D product: the bias is the
+        kernel's last row.
 
         (XLA on CPU fuses a separate bias add into the product and then runs
         it on one core; a plain product uses them all.)
         """
-        ones = tf.ones(tf.concat([tf.shape(x)[:-1], [1]], 0), x.dtype)
-        return tf.matmul(tf.concat([x, ones], axis=-1), self._weights[name])
+        weights = self._weights[name]
+        rows = tf.cast(tf.reshape(x, [-1, x.shape[-1]]), weights.dtype)
+        rows = tf.concat([rows, tf.ones([tf.shape(rows)[0], 1], weights.dtype)], axis=-1)
+        out_shape = tf.concat([tf.shape(x)[:-1], tf.shape(weights)[-1:]], 0)
+        return tf.reshape(tf.cast(tf.matmul(rows, weights), tf.float32), out_shape)
 
     # ------------------------------------------------------- one tier, one step
+    def _frozen_linear(self, layer, x):
+        """``layer``'s map with the sampler's frozen weights (FrameTier's ``linear``)."""
+        return self._linear(layer.name, x)
+
+    def _rnn_step(self, rnn, inputs, state):
+        """One time step of ``rnn`` (FrameTier's ``run_layer``): ``[B, in] -> [B, units]``."""
+        projected = self._frozen_linear(rnn.input_map, inputs)
+        state = rnn.step_fn(projected, state,
+                            lambda h: self._frozen_linear(rnn.recurrent_map, h))
+        return state[0], state
+
     def _tier_step(self, k, frame, conditioning, tier_states):
-        """Tier ``k`` (0 = top): ``frame [B, F]`` classes -> ``[B, ratio, dim]`` and new states."""
+        """Tier ``k`` (0 = top): ``frame [B, F]`` classes -> ``[B, ratio, dim]`` and new states.
+
+        The training model's own pieces (:class:`samplernn.model.FrameTier`), one step.
+        """
         tier = self.model.tiers[k]
-        name = tier.name
-        x = self._linear(f"{name}_frames", scale_samples(frame, self.config.q_levels))
-        if conditioning is not None:
-            x = x + conditioning
-        below, outputs, new_states = x, [], []
-        for i, state in enumerate(tier_states):
-            rnn_input = tier.rnn_input(i, below, x)
-            projected = self._linear(f"{name}_rnn{i}_input", rnn_input)
-            state = self.step_fn(projected, state,
-                                 lambda h, n=f"{name}_rnn{i}_recurrent": self._linear(n, h))
-            below = state[0]
-            outputs.append(below)
-            new_states.append(state)
-        if tier.skip_conn:
-            output = tf.add_n([self._linear(f"{name}_skip{i}", h) for i, h in enumerate(outputs)])
-        else:
-            output = outputs[-1]
-        upsampled = self._linear(f"{name}_upsample", output)
-        return tf.reshape(upsampled, [-1, tier.upsample_ratio, tier.dim]), new_states
+        x = tier.tier_input(frame, conditioning, self._frozen_linear)        # [B, dim]
+        outputs, new_states = tier.run_stack(x, tier_states, self._rnn_step)
+        output = tier.tier_output(outputs, self._frozen_linear)            # [B, dim]
+        return tier.upsampled(output[:, None], self._frozen_linear), new_states
 
     # ----------------------------------------------------------- sample level
     def _sample_block(self, conditioning, history, temperatures, seed, first_index,
@@ -157,7 +169,8 @@ class Sampler:
 
         def body(j, history, logits_array):
             previous = history[:, self.top - f0:] + table_offsets      # [B, F0]
-            first = tf.reduce_sum(tf.gather(tables, previous), axis=1)  # [B, dim]
+            rows = tf.cast(tf.gather(tables, previous), tf.float32)     # [B, F0, dim]
+            first = tf.reduce_sum(rows, axis=1)                         # [B, dim]
             h = tf.nn.relu(first + conditioning[:, j])
             for i in range(2):
                 h = tf.nn.relu(self._linear(f"sample_hidden{i}", h))
@@ -319,23 +332,26 @@ class Sampler:
             done += block.shape[1]
             yield block
 
-    def teacher_forced_logits(self, inputs: np.ndarray) -> np.ndarray:
-        """Logits for ``inputs [B, top + n * top]`` fed as if generated: ``[B, n*top, q]``.
+    def teacher_forced(self, inputs):
+        """Logits for ``inputs [B, top + n * top]`` fed as if generated: yields one
+        ``[B, top, q]`` tensor per top frame.
 
         Starts from the model's initial state, exactly like a training window
-        after a reset, so the result must match ``model(inputs, initial_states)``.
+        after a reset, so the logits must match ``model(inputs, initial_states)``.
         """
         inputs = tf.constant(inputs, tf.int32)
         batch = int(inputs.shape[0])
         history, states = inputs[:, :self.top], self.model.initial_states(batch)
         ones, zero = tf.ones([batch]), tf.constant(0, tf.int64)
-        logits = []
-        for start in range(self.top, int(inputs.shape[1]), self.top):
+        for start in range(self.top, int(inputs.shape[1]) - self.top + 1, self.top):
             teacher = inputs[:, start:start + self.top]
             history, states, frame_logits = self._generate(history, states, ones, zero, zero,
                                                            teacher)
-            logits.append(frame_logits.numpy())
-        return np.concatenate(logits, axis=1)
+            yield frame_logits
+
+    def teacher_forced_logits(self, inputs: np.ndarray) -> np.ndarray:
+        """All of :meth:`teacher_forced` as one array ``[B, n * top, q]``."""
+        return np.concatenate([l.numpy() for l in self.teacher_forced(inputs)], axis=1)
 
 
 def _effective_weights(model) -> dict:

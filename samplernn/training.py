@@ -30,36 +30,54 @@ LEARNING_RATE_DECAY = math.exp(-0.1)  # per epoch, after --reduce_learning_rate_
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
+class ClipAfterSum:
+    """Optimizer mixin: clip each gradient element after the cross-replica sum.
+
+    Keras clips in ``apply`` (``_clip_gradients``), before its TensorFlow
+    backend sums the replicas' gradients (``_all_reduce_sum_gradients``), so
+    with R replicas each clips its own share and the bound on the sum is R
+    times looser: training on several replicas then differs from one device
+    whenever clipping binds. This mixin moves the clip after the sum (on one
+    device the "sum" is the gradient itself), so every replica count trains alike.
+    """
+
+    def __init__(self, *args, clip_value: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clip_value = clip_value
+
+    def _clip_gradients(self, grads):
+        return grads  # Keras's hook before the sum: clipping happens below instead
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        summed = super()._all_reduce_sum_gradients(grads_and_vars)
+        bound = self.clip_value
+        return [(None if g is None else tf.clip_by_value(g, -bound, bound), v)
+                for g, v in summed]
+
+
+def _clipped(optimizer_class):
+    return type(optimizer_class.__name__, (ClipAfterSum, optimizer_class), {})
+
+
+_OPTIMIZER_CLASSES = {"adam": _clipped(keras.optimizers.Adam),
+                      "sgd": _clipped(keras.optimizers.SGD),
+                      "rmsprop": _clipped(keras.optimizers.RMSprop)}
+
+
 def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
-    """A Keras optimizer with gradient clipping."""
+    """A Keras optimizer that clips the (cross-replica summed) gradient element-wise."""
     name = name.lower()
     if learning_rate <= 0:
         raise UserError(f"--learning_rate must be positive, got {learning_rate}")
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate, clipvalue=GRADIENT_CLIP_VALUE)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum,
-                                    clipvalue=GRADIENT_CLIP_VALUE)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate, momentum=momentum,
-                                        clipvalue=GRADIENT_CLIP_VALUE)
-    raise UserError(f"unknown --optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if name not in _OPTIMIZER_CLASSES:
+        raise UserError(f"unknown --optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    extra = {} if name == "adam" else {"momentum": momentum}
+    return _OPTIMIZER_CLASSES[name](learning_rate, clip_value=GRADIENT_CLIP_VALUE, **extra)
 
 
-def set_mixed_precision(enabled: bool) -> str:
-    """Choose the compute precision of models built afterwards; return the policy name.
-
-    Mixed precision computes in float16 on GPUs and bfloat16 on CPUs and TPUs,
-    keeping float32 weights, RNN states between windows, softmax and loss.
-    """
-    if not enabled:
-        policy = "float32"
-    elif tf.config.list_physical_devices("GPU"):
-        policy = "mixed_float16"
-    else:
-        policy = "mixed_bfloat16"
+def set_precision(policy: str) -> None:
+    """Build models from now on in ``policy`` (see :func:`samplernn.devices.mixed_policy`)."""
     keras.mixed_precision.set_global_policy(policy)
-    return policy
 
 
 def with_loss_scaling(optimizer):
@@ -156,6 +174,64 @@ class Trainer:
                 "bits_per_sample": nats_to_bits(loss)}
 
 
+# ------------------------------------------------------------------- readback
+READBACK_STEPS = 50         # read loss and accuracy back at least this often...
+READBACK_SECONDS = 1.0      # ... and at least once a second
+
+
+class Readback:
+    """Reads the training step's loss and accuracy back from the device in batches.
+
+    Reading a value back makes the host wait until the device has finished
+    every step queued before it; doing that at every step would leave a GPU
+    idle while the host prepares the next one. Steps' results are kept as
+    device tensors and read back after the first step, then every
+    READBACK_STEPS steps or READBACK_SECONDS, whichever comes first; the
+    callbacks' ``on_step_end`` runs at each readback (its ``step`` the last
+    step read), with the running means of loss and accuracy over the steps
+    read so far, the epoch's earlier steps included (``prior_*_sum``: an
+    interrupted run's), and in ``sec_per_step`` the mean time per step since
+    the previous readback.
+    """
+
+    def __init__(self, epoch: int, callbacks, optimizer, prior_loss_sum: float = 0.0,
+                 prior_accuracy_sum: float = 0.0):
+        self.epoch, self.callbacks, self.optimizer = epoch, callbacks, optimizer
+        self.loss_sum = self.accuracy_sum = 0.0    # over the steps read back
+        self.prior_loss_sum, self.prior_accuracy_sum = prior_loss_sum, prior_accuracy_sum
+        self.pending = []                          # (loss, accuracy) device scalars
+        self.step, self.steps_read = 0, 0
+        self.tick = time.perf_counter()
+
+    def add(self, step: int, loss, accuracy) -> None:
+        """Keep step ``step``'s results; read back if it is time."""
+        self.pending.append((loss, accuracy))
+        self.step = step
+        if (self.steps_read == 0 or len(self.pending) >= READBACK_STEPS
+                or time.perf_counter() - self.tick >= READBACK_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Read every pending step back (one wait) and tell the callbacks."""
+        if not self.pending:
+            return
+        values = tf.stack([tf.stack([tf.cast(l, tf.float32), tf.cast(a, tf.float32)])
+                           for l, a in self.pending]).numpy()      # [steps, 2]
+        count = len(self.pending)
+        self.pending = []
+        for loss, acc in values.tolist():                           # the order of a per-step sum
+            self.loss_sum, self.accuracy_sum = self.loss_sum + loss, self.accuracy_sum + acc
+        self.steps_read += count
+        now = time.perf_counter()
+        logs = {"loss": (self.prior_loss_sum + self.loss_sum) / self.step,
+                "accuracy": (self.prior_accuracy_sum + self.accuracy_sum) / self.step,
+                "step_loss": values[-1, 0], "sec_per_step": (now - self.tick) / count,
+                "global_step": int(self.optimizer.iterations.numpy())}
+        self.tick = now
+        for callback in self.callbacks:
+            callback.on_step_end(self.epoch, self.step, logs)
+
+
 # ------------------------------------------------------------------------ fit
 @dataclasses.dataclass
 class FitResult:
@@ -209,28 +285,26 @@ def _train_epoch(trainer, data, num_epochs, progress, callbacks, interrupt,
     learning_rate = learning_rate_for_epoch(base_learning_rate, epoch, reduce_learning_rate_after)
     trainer.optimizer.learning_rate.assign(learning_rate)
     states = trainer.initial_states(data.batch_size)
-    # Sums over the epoch's steps so far, also those made before an interruption.
+    # Sums over the epoch's steps before this process (an interrupted run's).
     total_loss, total_accuracy = float(progress.loss_sum), float(progress.accuracy_sum)
     steps_run = 0            # steps of this epoch run in this process
     dataset = data.distributed(trainer.strategy, lambda shard, skip=step:
                                data.train_dataset(epoch, shard, skip))
     force_reset = step > 0   # resuming inside an epoch: the carried state is gone
-    tick = epoch_start = time.perf_counter()
+    # Loss and accuracy stay on the device until read back (no per-step wait).
+    readback = Readback(epoch + 1, callbacks, trainer.optimizer, total_loss, total_accuracy)
+    epoch_start = time.perf_counter()
     for inputs, targets, reset in dataset:
         if interrupt.requested:
             break
         if force_reset:
             reset, force_reset = tf.constant(True), False
         loss, acc, states = trainer.train_step(inputs, targets, reset, states)
-        loss, acc = float(loss), float(acc)
         step, steps_run = step + 1, steps_run + 1
-        total_loss, total_accuracy = total_loss + loss, total_accuracy + acc
-        now = time.perf_counter()
-        step_logs = {"loss": total_loss / step, "accuracy": total_accuracy / step,
-                     "step_loss": loss, "sec_per_step": now - tick}
-        tick = now
-        for callback in callbacks:
-            callback.on_step_end(epoch + 1, step, step_logs)
+        readback.add(step, loss, acc)
+    readback.flush()
+    total_loss += readback.loss_sum
+    total_accuracy += readback.accuracy_sum
     validation = None if interrupt.requested else trainer.evaluate(data, interrupt)
     if validation is None:   # interrupted: the checkpoint needs the steps done so far
         progress.record_step(step, total_loss, total_accuracy)

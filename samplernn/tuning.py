@@ -18,7 +18,7 @@ import os
 
 import keras_tuner
 
-from samplernn import checkpoints, training
+from samplernn import checkpoints, devices, training
 from samplernn.callbacks import ImprovementTracker
 from samplernn.config import ConfigError, ModelConfig
 from samplernn.data import (TrainingData, cut_sequences, find_audio_files, load_quantized_files,
@@ -98,7 +98,7 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         config, _ = self.trial_values(hp)
-        return build_model(config)
+        return build_model(config, use_cudnn=devices.use_cudnn())
 
     def fit(self, hp, model, *args, **kwargs):
         config, values = self.trial_values(hp)

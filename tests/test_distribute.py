@@ -61,6 +61,21 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(demo_dir):
     assert result["mirrored_val"] == pytest.approx(result["single_val"], rel=1e-4)
 
 
+def test_mirrored_clips_the_summed_gradient_as_one_device_does(demo_dir):
+    """SGD, learning rate 1, clip 1e-4: the clip binds on most elements, and two
+    replicas must still end where one device does (Keras alone clips each
+    replica's half, letting the sum reach twice the bound)."""
+    ((code, output),) = run_processes(
+        [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), demo_dir,
+           "sgd", "1.0", "1e-4", "3"], dict(os.environ))], REPO_ROOT)
+    assert code == 0, output[-3000:]
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["elements_at_clip"] > 100
+    assert result["largest_move"] <= 1.0 + 1e-3
+    assert result["max_weight_difference"] < 1e-5
+
+
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:

@@ -54,12 +54,31 @@ def test_evaluate_script(tmp_path, capsys):
     prefix = os.path.join(run_dir, "model.ckpt-1")
     evaluate.main(["--checkpoint_path", prefix, "--data_dir", str(audio_dir), "--json",
                    "--max_seconds", "0.25"])
-    result = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)   # the start line goes to standard error with --json
+    assert captured.err.startswith("Device: 1 x CPU (") and "precision: float32" in captured.err
     assert result["checkpoint"] == prefix and len(result["files"]) == 2
     assert result["samples"] == 2 * (2000 - 16) // 16 * 16
     assert 0 < result["bits_per_sample"] < 10
     evaluate.main(["--checkpoint_path", str(tmp_path / "logdir" / "e"),
                    "--data_dir", str(audio_dir)])
-    assert capsys.readouterr().out.startswith("NLL: ")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Device: 1 x CPU (") and lines[1].startswith("NLL: ")
     with pytest.raises(UserError, match="no checkpoint"):
         evaluate.main(["--checkpoint_path", str(tmp_path / "x"), "--data_dir", str(audio_dir)])
+
+    capsys.readouterr()
+    # The sampler's numerics: float32 scores as the model does, bfloat16 within 0.01 bits.
+    by_precision = {}
+    for precision in ("float32", "bfloat16"):
+        evaluate.main(["--checkpoint_path", prefix, "--data_dir", str(audio_dir), "--json",
+                       "--max_seconds", "0.25", "--precision", precision])
+        captured = capsys.readouterr()
+        assert f"precision: {precision}" in captured.err
+        by_precision[precision] = json.loads(captured.out)
+    assert by_precision["float32"]["samples"] == result["samples"]
+    assert by_precision["float32"]["bits_per_sample"] == pytest.approx(result["bits_per_sample"],
+                                                                       abs=1e-4)
+    assert by_precision["bfloat16"]["bits_per_sample"] != by_precision["float32"]["bits_per_sample"]
+    assert by_precision["bfloat16"]["bits_per_sample"] == pytest.approx(
+        result["bits_per_sample"], abs=0.01)

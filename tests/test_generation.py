@@ -42,6 +42,33 @@ def test_sampler_is_exactly_the_trained_model(changes):
     assert relative < 1e-4
 
 
+BFLOAT16_LOGIT_TOLERANCE = 2.0 ** -5
+"""Relative to the largest logit. One bfloat16 rounding is off by at most 2^-9
+relative; a logit passes through about ten rounded products (frame input, RNN
+steps carrying rounded states, skip and upsampling maps, three MLP layers), and
+the errors add rather than multiply, which measured about 2^-7 at worst on these
+variants. 2^-5 leaves room for that; a wrong weight or a lost cast is far larger."""
+
+
+def bits_per_sample(logits, targets):
+    log_probs = tf.nn.log_softmax(tf.constant(logits, tf.float32)).numpy()
+    return -np.mean(np.take_along_axis(log_probs, targets[..., None], -1)) / np.log(2)
+
+
+@pytest.mark.parametrize("changes", EXACTNESS_VARIANTS[1::2])
+def test_bfloat16_sampler_stays_close_to_the_model(changes):
+    model = trained_like(build_model(tiny_config(**changes)))
+    inputs = np.random.default_rng(1).integers(0, 256, (2, 16 + 64)).astype(np.int32)
+    expected = model(tf.constant(inputs), model.initial_states(2))[0].numpy()
+    sampler = Sampler(model, precision="bfloat16")
+    assert all(v.dtype == tf.bfloat16 for v in sampler.weight_variables.values())
+    got = sampler.teacher_forced_logits(inputs)
+    relative = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
+    assert 1e-4 < relative < BFLOAT16_LOGIT_TOLERANCE   # rounded, but only by rounding
+    targets = inputs[:, 16:]
+    assert abs(bits_per_sample(got, targets) - bits_per_sample(expected, targets)) < 0.01
+
+
 def test_seed_warm_up_equals_training_states():
     config = tiny_config(frame_sizes=[2, 4, 16], rnn_type="lstm")
     model = trained_like(build_model(config))

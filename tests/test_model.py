@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -129,20 +130,62 @@ def test_bits_per_sample_and_learning_rate_schedule():
 
 def test_optimizers_and_bad_names():
     assert training.make_optimizer("SGD", 0.1, 0.5).momentum == 0.5
-    assert training.make_optimizer("rmsprop", 0.1).clipvalue == training.GRADIENT_CLIP_VALUE
+    assert isinstance(training.make_optimizer("rmsprop", 0.1), keras.optimizers.RMSprop)
     with pytest.raises(training.UserError, match="unknown --optimizer 'adamw'"):
         training.make_optimizer("adamw", 0.1)
 
 
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop"])
+def test_gradients_are_clipped_element_wise(name):
+    """A step on one element whose gradient is far above the bound, one far below:
+    the update is the one that the clipped gradient gives."""
+    optimizer = training.make_optimizer(name, 0.5, momentum=0.0)
+    weights = tf.Variable([1.0, 1.0])
+    optimizer.build([weights])
+
+    @tf.function
+    def step():
+        optimizer.apply_gradients([(tf.constant([1e6, 1e-3]), weights)])
+
+    step()
+    bound = training.GRADIENT_CLIP_VALUE
+    if name == "sgd":   # plain SGD moves by exactly learning rate x clipped gradient
+        np.testing.assert_allclose(weights.numpy(), [1.0 - 0.5 * bound, 1.0 - 0.5e-3], rtol=1e-6)
+    else:               # the same clipped gradient as a bare Keras optimizer given it
+        reference = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}[name](
+            0.5, **({} if name == "adam" else {"momentum": 0.0}))
+        expected = tf.Variable([1.0, 1.0])
+        reference.apply_gradients([(tf.constant([bound, 1e-3]), expected)])
+        np.testing.assert_allclose(weights.numpy(), expected.numpy(), rtol=1e-6)
+
+
 @pytest.fixture
 def mixed_precision():
-    policy = training.set_mixed_precision(True)
+    from samplernn import devices
+
+    policy, _ = devices.mixed_policy(devices.Devices("CPU", cpu_bfloat16=True), True)
+    training.set_precision(policy)
     yield policy
-    training.set_mixed_precision(False)
+    training.set_precision("float32")
+
+
+def test_weight_norm_norms_are_float32_under_mixed_precision(mixed_precision):
+    from samplernn.layers import Linear
+
+    layer = Linear(64, 8)
+    layer.v.assign(np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32) * 30)
+    v = tf.constant(layer.v.numpy())
+    float32_kernel = v * (tf.constant(layer.g.numpy()) / tf.norm(v, axis=0))
+    # Inside a call (where Keras casts variables to the compute dtype), the
+    # identity's product is the kernel: float32 norms, then one rounding.
+    kernel = layer(tf.eye(64))
+    assert kernel.dtype == tf.bfloat16
+    np.testing.assert_array_equal(tf.cast(kernel, tf.float32).numpy(),
+                                  tf.cast(tf.cast(float32_kernel, tf.bfloat16), tf.float32).numpy())
 
 
 def test_mixed_precision_trains_with_float32_weights_states_and_loss(mixed_precision):
-    assert mixed_precision == "mixed_bfloat16"  # no GPU here
+    assert mixed_precision == "mixed_bfloat16"
     config = tiny_config()
     model = build_model(config)
     optimizer = training.with_loss_scaling(training.make_optimizer("adam", 1e-3))

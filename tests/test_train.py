@@ -69,6 +69,8 @@ def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, capl
         run("--num_epochs", 2, "--generate", "False")
     out = capsys.readouterr().out + caplog.text
     assert "Resuming from" in out and "1 epoch(s) done" in out
+    assert re.search(r"Device: 1 x CPU \(\d+ cores\), strategy: one device, precision: float32",
+                     out)
     assert "Epoch: 1/2" not in out and "Epoch: 2/2, Step: 1/" in out
     second = checkpoints.run_dirs(str(tmp / "logdir" / "t"))[-1]
     assert second != first and ckpt_epochs(second) == [2]
@@ -143,7 +145,8 @@ def test_best_policy_saves_only_improvements_and_patience_stops():
     assert always.manager.saved == [2, 4]
 
 
-def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path):
+def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "READBACK_STEPS", 1)  # on_step_end after every step
     config = tiny_config()
     data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
 
