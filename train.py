@@ -39,6 +39,9 @@ def parse_args(argv=None):
                    help="Checkpoints kept on disk; None keeps all")
     p.add_argument("--resume", type=boolean, default=True)
     p.add_argument("--resume_from", default=None, help="Checkpoint to resume from")
+    p.add_argument("--max_minutes", type=positive_float, default=None,
+                   help="Stop after the first epoch that ends this many minutes after the "
+                        "start (its checkpoint is saved); default: no limit")
     p.add_argument("--early_stopping_patience", type=optional_int,
                    default=defaults.EARLY_STOPPING_PATIENCE,
                    help="Epochs without improvement before stopping; None never stops")
@@ -79,7 +82,7 @@ def main(argv=None):
 
     from samplernn import checkpoints, devices, distribute, training
     from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
-                                     StatisticsPrinter, TensorBoardLogger)
+                                     StatisticsPrinter, TensorBoardLogger, TimeBudget)
     from samplernn.config import load_config
     from samplernn.data import TrainingData
     from samplernn.errors import UserError
@@ -95,6 +98,10 @@ def main(argv=None):
         raise UserError(f"--max_checkpoints must be positive or None, got {args.max_checkpoints}")
     if args.early_stopping_patience is not None and args.early_stopping_patience <= 0:
         raise UserError("--early_stopping_patience must be positive or None")
+    if args.max_minutes and args.strategy == "multi_worker":
+        # Workers would decide at different moments and wait for each other forever.
+        raise UserError("--max_minutes does not work with --strategy multi_worker; use "
+                        "--num_epochs")
     config = load_config(args.config_file, sample_rate=args.sample_rate)
     id_dir = os.path.join(args.logdir_root, args.id)
     for path in checkpoints.remove_unfinished_saves(id_dir):
@@ -148,6 +155,7 @@ def main(argv=None):
     interrupt = InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
                               "(further presses are ignored until it is written)")
     tracker = ImprovementTracker(progress, args.early_stopping_patience)
+    budget = TimeBudget(60 * args.max_minutes) if args.max_minutes else None
 
     def train(callbacks):
         return training.fit(trainer, data, args.num_epochs, progress, callbacks,
@@ -185,10 +193,12 @@ def main(argv=None):
             tracker,  # before the saver: "Best" needs to know whether this epoch improved
             CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy, tracker,
                             on_save),
-        ])
+        ] + ([budget] if budget else []))
     if result.interrupted:
         return EXIT_STATUS_INTERRUPTED
-    if result.stopped_early:
+    if result.stopped_early and budget and budget.spent():
+        log.info("Stopped: --max_minutes %g reached", args.max_minutes)
+    elif result.stopped_early:
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
     log.info("Training finished after %d epoch(s); checkpoints are in %s",
              int(progress.epoch), run_dir)

@@ -146,7 +146,7 @@ class CsvLogger(Callback):
     shows, accuracy in percent as on the console."""
 
     COLUMNS = ("epoch", "loss", "accuracy", "bits_per_sample", "val_loss", "val_accuracy",
-               "val_bits_per_sample", "learning_rate", "sec_per_step")
+               "val_bits_per_sample", "learning_rate", "sec_per_step", "elapsed_seconds")
     IN_PERCENT = ("accuracy", "val_accuracy")
 
     def __init__(self, path: str):
@@ -196,6 +196,21 @@ class ImprovementTracker(Callback):
     def should_stop(self):
         return (self.patience is not None
                 and int(self.progress.epochs_without_improvement) >= self.patience)
+
+
+class TimeBudget(Callback):
+    """Stops training at the end of the first epoch that ends ``seconds`` or more
+    after the start (``train.py --max_minutes``); the epoch's checkpoint is
+    saved as usual. Time counts from construction, in this process."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    def spent(self) -> bool:
+        return time.perf_counter() - self.start >= self.seconds
+
+    def should_stop(self):
+        return self.spent()
 
 
 class CheckpointSaver(Callback):

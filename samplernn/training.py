@@ -253,6 +253,7 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     in the loop, like audio generation in a callback, also watches.
     """
     interrupt = interrupt or InterruptFlag()
+    started = time.perf_counter()
     base_learning_rate = base_learning_rate or float(trainer.optimizer.learning_rate)
     result = FitResult(history=[])
     with interrupt:
@@ -261,6 +262,7 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
                                 base_learning_rate, reduce_learning_rate_after)
             if logs is None:          # interrupted before the epoch was complete
                 break
+            logs["elapsed_seconds"] = time.perf_counter() - started   # wall time in this call
             result.history.append(logs)
             for callback in callbacks:
                 callback.on_epoch_end(int(progress.epoch), logs)

@@ -34,13 +34,17 @@ def write_tone(path, seconds, sample_rate, frequency=220.0, channels=1, amplitud
     return path
 
 
+DEMO_SECONDS, DEMO_SAMPLE_RATE = 0.75, 8000   # short files: few steps per test epoch
+
+
 @pytest.fixture
 def demo_dir(tmp_path):
-    """A directory of 8 synthetic 1.5-second files at 8 kHz."""
+    """A directory of 8 synthetic files of DEMO_SECONDS at DEMO_SAMPLE_RATE."""
     from samplernn.demo import write_demo_corpus
 
     directory = tmp_path / "demo"
-    write_demo_corpus(str(directory), num_files=8, seconds=1.5, sample_rate=8000)
+    write_demo_corpus(str(directory), num_files=8, seconds=DEMO_SECONDS,
+                      sample_rate=DEMO_SAMPLE_RATE)
     return str(directory)
 
 

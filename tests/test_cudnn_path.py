@@ -126,3 +126,21 @@ def test_keras_packing_swaps_nothing_it_should_not():
     kernel, recurrent_kernel, bias = lstm.keras_weights()
     np.testing.assert_array_equal(kernel, lstm.input_map.v.numpy())
     np.testing.assert_array_equal(bias, lstm.input_map.b.numpy())
+
+
+def test_checkpoints_move_between_the_cudnn_and_scan_builds(tmp_path):
+    """The path is not part of the model: same variables, same names, same checkpoint."""
+    from conftest import tiny_config
+    from samplernn import checkpoints
+    from samplernn.model import build_model
+
+    config = tiny_config(rnn_type="lstm", num_rnn_layers=2, skip_conn=True)
+    gpu_built = build_model(config, use_cudnn=True)
+    cpu_built = build_model(config, use_cudnn=False)
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.variables_by_path().items()}  # noqa
+    assert shapes(gpu_built) == shapes(cpu_built)
+    for variable in gpu_built.weights:
+        variable.assign(np.random.default_rng(4).normal(0, 0.3, variable.shape))
+    prefix = checkpoints.make_checkpoint(gpu_built).write(str(tmp_path / "model.ckpt-1"))
+    checkpoints.restore(checkpoints.make_checkpoint(cpu_built), prefix)
+    assert checkpoints.fingerprint(cpu_built) == checkpoints.fingerprint(gpu_built)

@@ -23,15 +23,15 @@ import tensorflow as tf
 import train
 from samplernn import checkpoints
 from samplernn.config import save_config
-from conftest import REPO_ROOT, tiny_config
+from conftest import DEMO_SAMPLE_RATE, DEMO_SECONDS, REPO_ROOT, tiny_config
 
 HARNESS = os.path.join(REPO_ROOT, "tests", "interrupt_harness.py")
 PROCESS_TIMEOUT_S = 120
 EXIT_INTERRUPTED = 130
 SEQ_LEN = 256
-# The demo corpus: 8 files of 1.5 s at 8 kHz, 4 of them for training, in one
-# batch of 4 sequences of (12000 - 16) // SEQ_LEN windows.
-STEPS_PER_EPOCH = (12000 - 16) // SEQ_LEN
+# The demo corpus: 8 files, 4 of them for training, in one batch of 4
+# sequences of (samples - top frame) // SEQ_LEN windows.
+STEPS_PER_EPOCH = (int(DEMO_SECONDS * DEMO_SAMPLE_RATE) - 16) // SEQ_LEN
 
 
 def start(phase, script, arguments, cwd, sigint=signal.SIG_DFL):

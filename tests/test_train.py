@@ -1,9 +1,11 @@
 """train.py end to end on a tiny config and corpus."""
 
+import csv
 import json
 import os
 import re
 import signal
+import types
 
 import numpy as np
 import pytest
@@ -65,15 +67,18 @@ def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, capl
     (first,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
     capsys.readouterr()
     caplog.clear()
-    with caplog.at_level("INFO", logger="samplernn"):
-        run("--num_epochs", 2, "--generate", "False")
+    with caplog.at_level("INFO", logger="samplernn"):   # the time budget ends it at epoch 2
+        run("--num_epochs", 3, "--generate", "False", "--max_minutes", "0.0001")
     out = capsys.readouterr().out + caplog.text
+    assert "Stopped: --max_minutes 0.0001 reached" in out
     assert "Resuming from" in out and "1 epoch(s) done" in out
     assert re.search(r"Device: 1 x CPU \(\d+ cores\), strategy: one device, precision: float32",
                      out)
-    assert "Epoch: 1/2" not in out and "Epoch: 2/2, Step: 1/" in out
+    assert "Epoch: 1/3" not in out and "Epoch: 2/3, Step: 1/" in out
     second = checkpoints.run_dirs(str(tmp / "logdir" / "t"))[-1]
     assert second != first and ckpt_epochs(second) == [2]
+    (row,) = csv.DictReader(open(os.path.join(second, "metrics.csv")))
+    assert row["epoch"] == "2" and float(row["elapsed_seconds"]) > 0
     values = dict(tf.train.list_variables(os.path.join(second, "model.ckpt-2")))
     reader = tf.train.load_checkpoint(os.path.join(second, "model.ckpt-2"))
     first_reader = tf.train.load_checkpoint(os.path.join(first, "model.ckpt-1"))
@@ -143,6 +148,33 @@ def test_best_policy_saves_only_improvements_and_patience_stops():
     for epoch in range(1, 6):
         always.on_epoch_end(epoch, {})
     assert always.manager.saved == [2, 4]
+
+
+def test_readback_reads_losses_in_batches_with_exact_running_means(monkeypatch):
+    """Read back after the first step, then every READBACK_STEPS steps, then at the end;
+    the running means cover every step (and an interrupted run's sums)."""
+    monkeypatch.setattr(training, "READBACK_STEPS", 3)
+    monkeypatch.setattr(training, "READBACK_SECONDS", 1e9)
+    seen = []
+
+    class Record(callbacks.Callback):
+        def on_step_end(self, epoch, step, logs):
+            seen.append((epoch, step, logs["loss"], logs["accuracy"], logs["global_step"]))
+
+    optimizer = types.SimpleNamespace(iterations=tf.Variable(0, dtype=tf.int64))
+    readback = training.Readback(2, [Record()], optimizer, prior_loss_sum=10.0,
+                                 prior_accuracy_sum=1.0)
+    losses = [float(v) for v in range(1, 9)]
+    for step, loss in enumerate(losses, start=3):   # steps 3..10: two were done before
+        optimizer.iterations.assign_add(1)
+        readback.add(step, tf.constant(loss), tf.constant(0.5))
+    readback.flush()
+    assert [s[1] for s in seen] == [3, 6, 9, 10]
+    assert all(epoch == 2 for epoch, *_ in seen)
+    _, step, loss, accuracy, global_step = seen[-1]
+    assert loss == pytest.approx((10.0 + sum(losses)) / 10)
+    assert accuracy == pytest.approx((1.0 + 0.5 * 8) / 10)
+    assert global_step == 8 and readback.loss_sum == sum(losses)
 
 
 def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path, monkeypatch):
