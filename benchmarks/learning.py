@@ -91,7 +91,7 @@ def plot(path: str, curves: dict, minutes: float, title: str) -> None:
     axes.axvline(minutes, color="grey", linestyle=":", linewidth=1)
     axes.set_xlabel("wall-clock minutes (training, validation, checkpoints)")
     axes.set_ylabel("validation bits per sample")
-    axes.set_title(title)
+    axes.set_title(title, fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
@@ -130,7 +130,7 @@ def main():
             write_csv(args.output + ".csv", curves, flags)    # partial results survive
     plot(args.output + ".png", curves, args.minutes,
          f"{os.path.basename(os.path.normpath(args.data_dir))}, {args.minutes:g} min per "
-         f"variant; common flags: {args.common or '(none)'}")
+         f"variant\ncommon flags: {args.common or '(none)'}")
     print("\n".join(summary(curves, args.minutes)))
     print(f"Wrote {args.output}.csv and {args.output}.png")
 
