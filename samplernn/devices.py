@@ -27,6 +27,8 @@ import shutil
 
 import tensorflow as tf
 
+from samplernn.layers import CUDNN_DTYPES, keras_tf_rnn
+
 BFLOAT16_GPU_CAPABILITY = (8, 0)   # Ampere and later compute in bfloat16 natively
 CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # /proc/cpuinfo flags (x86, Arm)
 NVIDIA_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0")
@@ -142,8 +144,6 @@ def choose_cudnn(gpu_count: int, jit_compile: bool, keras_has_cudnn: bool) -> bo
 
 def use_cudnn(jit_compile: bool = False) -> bool:
     """:func:`choose_cudnn` for this process (starts TensorFlow's runtime)."""
-    from samplernn.layers import keras_tf_rnn
-
     return choose_cudnn(len(tf.config.list_logical_devices("GPU")), jit_compile,
                         keras_tf_rnn is not None)
 
@@ -172,8 +172,6 @@ def start_line(devices: Devices, strategy: str, policy: str, cudnn: bool = None,
         what = f"{devices.count} x {devices.kind}"
     line = f"Device: {what}, strategy: {strategy}, precision: {PRECISION_NAMES[policy]}"
     if devices.kind == "GPU" and cudnn is not None:
-        from samplernn.layers import CUDNN_DTYPES
-
         if not cudnn:
             line += ", RNN: loop (cuDNN is not used with --jit_compile)"
         elif PRECISION_COMPUTE_DTYPES.get(policy, "float32") in CUDNN_DTYPES:
