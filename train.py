@@ -7,7 +7,7 @@ audio generated during training to <output_dir>/<id>/.
 import argparse
 import os
 
-from samplernn import defaults
+from samplernn import defaults, schedule
 from samplernn.cli import (boolean, optional_int, positive_float, positive_int, quiet_tensorflow,
                            run, setup_logging)
 
@@ -30,6 +30,12 @@ def parse_args(argv=None):
     p.add_argument("--learning_rate", type=positive_float, default=defaults.LEARNING_RATE)
     p.add_argument("--reduce_learning_rate_after", type=optional_int, default=None,
                    help="Decay the learning rate exponentially after this many epochs")
+    p.add_argument("--learning_rate_decay", type=positive_float,
+                   default=schedule.DEFAULT_DECAY_PER_EPOCH,
+                   help="Factor per epoch once --reduce_learning_rate_after is reached "
+                        "(default: e^-0.1)")
+    p.add_argument("--learning_rate_warmup_steps", type=int, default=0,
+                   help="Raise the learning rate linearly over this many first steps")
     p.add_argument("--momentum", type=float, default=defaults.MOMENTUM,
                    help="For sgd and rmsprop")
     p.add_argument("--checkpoint_every", type=positive_int, default=1, help="In epochs")
@@ -102,6 +108,9 @@ def main(argv=None):
         # Workers would decide at different moments and wait for each other forever.
         raise UserError("--max_minutes does not work with --strategy multi_worker; use "
                         "--num_epochs")
+    learning_rate_schedule = schedule.LearningRateSchedule(
+        args.learning_rate, args.learning_rate_warmup_steps, args.reduce_learning_rate_after,
+        args.learning_rate_decay)
     config = load_config(args.config_file, sample_rate=args.sample_rate)
     id_dir = os.path.join(args.logdir_root, args.id)
     for path in checkpoints.remove_unfinished_saves(id_dir):
@@ -159,8 +168,7 @@ def main(argv=None):
 
     def train(callbacks):
         return training.fit(trainer, data, args.num_epochs, progress, callbacks,
-                            base_learning_rate=args.learning_rate,
-                            reduce_learning_rate_after=args.reduce_learning_rate_after,
+                            learning_rate_schedule,
                             interrupt=interrupt)
 
     if not chief:  # saves as every worker must, but into temporary directories

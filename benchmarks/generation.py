@@ -37,6 +37,17 @@ CONFIGS = {
 DEFAULT_CASES = ["default:1", "default:16", "small:1", "small:16"]
 
 
+def case_config(name: str) -> dict:
+    """A benchmark case's config keys: a name in CONFIGS, or a config JSON file's path."""
+    if name in CONFIGS:
+        return CONFIGS[name]
+    if name.endswith(".json") and os.path.isfile(name):
+        with open(name) as f:
+            return json.load(f)
+    raise SystemExit(f"unknown config {name!r}: use one of {', '.join(CONFIGS)} "
+                     "or the path of a config JSON file")
+
+
 def multiply_adds_per_sample(config) -> float:
     """Multiply-adds of one generated sample (per sequence), tiers amortized per frame."""
     gates = {"gru": 3, "lstm": 4}[config.rnn_type]
@@ -95,7 +106,7 @@ def run_case(case: str, seconds: float) -> dict:
 
     name, num_seqs, *variant = case.split(":")
     num_seqs = int(num_seqs)
-    config = ModelConfig.from_dict({**CONFIGS[name], "sample_rate": SAMPLE_RATE})
+    config = ModelConfig.from_dict({**case_config(name), "sample_rate": SAMPLE_RATE})
     precision = "bfloat16" if variant == ["bfloat16"] else "float32"
     sampler = Sampler(build_model(config), precision=precision)
     if variant == ["exported"]:
@@ -126,7 +137,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES,
                         help="config:num_seqs[:bfloat16|:exported]; configs: "
-                             + ", ".join(CONFIGS))
+                             + ", ".join(CONFIGS) + " or a config JSON path")
     parser.add_argument("--seconds", type=float, default=4.0,
                         help="audio seconds generated per sequence")
     parser.add_argument("--one", help=argparse.SUPPRESS)

@@ -16,7 +16,10 @@ validation and checkpoint saves) against ``val_bits_per_sample``.
 
 Writes ``OUTPUT.csv`` (a row per variant and epoch) and ``OUTPUT.png`` (one
 curve per variant, same axes), and prints per variant the last validation
-figure within the budget and the best one.
+figure within the budget and the best one. A study grows in steps: the
+variants already in ``OUTPUT.csv`` are kept (and plotted) and not run again,
+unless ``--rerun`` is given or their flags (the CSV's ``flags`` column: the
+common ones, then the variant's) changed.
 """
 
 import argparse
@@ -63,6 +66,18 @@ def run_variant(name: str, flags: str, common: str, data_dir: str, minutes: floa
     print(f"{name}: {len(rows)} epoch(s) in {time.perf_counter() - started:.0f} s "
           f"(process), flags: {flags or '(none)'}", flush=True)
     return rows
+
+
+def read_csv(path: str):
+    """The curves and flags already recorded in ``path`` (empty if there is none)."""
+    curves, flags = {}, {}
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                flags[row["variant"]] = row["flags"]
+                curves.setdefault(row["variant"], []).append(
+                    {k: float(row[k]) for k in CSV_COLUMNS[1:-1]})
+    return curves, flags
 
 
 def write_csv(path: str, curves: dict, flags: dict) -> None:
@@ -119,12 +134,18 @@ def main():
     parser.add_argument("--variant", type=parse_variant, action="append", required=True,
                         help="NAME=FLAGS (repeat); FLAGS may be empty")
     parser.add_argument("--output", required=True, help="path prefix of the .csv and .png")
+    parser.add_argument("--rerun", action="store_true",
+                        help="run every variant, even those already in OUTPUT.csv")
     args = parser.parse_args()
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    flags = dict(args.variant)
-    curves = {}
+    curves, flags = read_csv(args.output + ".csv")
     with tempfile.TemporaryDirectory(prefix="samplernn-learning-") as workdir:
         for name, variant_flags in args.variant:
+            all_flags = f"{args.common} {variant_flags}".strip()   # as the CSV records them
+            if not args.rerun and flags.get(name) == all_flags and name in curves:
+                print(f"{name}: kept from {args.output}.csv", flush=True)
+                continue
+            flags[name] = all_flags
             curves[name] = run_variant(name, variant_flags, args.common, args.data_dir,
                                        args.minutes, workdir)
             write_csv(args.output + ".csv", curves, flags)    # partial results survive

@@ -22,7 +22,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.generation import CONFIGS, SAMPLE_RATE  # noqa: E402
+from benchmarks.generation import CONFIGS, SAMPLE_RATE, case_config  # noqa: E402
 from benchmarks.harness import REPO_ROOT  # noqa: E402
 
 PROGRESS_RTF = re.compile(r"([\d.]+)x real time")
@@ -37,7 +37,7 @@ def save_checkpoint(config_name: str, directory: str) -> str:
     from samplernn.config import ModelConfig
     from samplernn.model import build_model
 
-    config = ModelConfig.from_dict({**CONFIGS[config_name], "sample_rate": SAMPLE_RATE})
+    config = ModelConfig.from_dict({**case_config(config_name), "sample_rate": SAMPLE_RATE})
     run_dir = checkpoints.new_run_dir(directory, config_name)
     checkpoints.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(build_model(config)).write(os.path.join(run_dir, "model.ckpt-1"))

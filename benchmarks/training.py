@@ -3,7 +3,8 @@
     python benchmarks/training.py                      # the cases of benchmarks/RESULTS.md
     python benchmarks/training.py --cases small:32:plain --steps 5
 
-A case is ``config:batch_size:variant``; variants: ``plain`` (what train.py
+A case is ``config:batch_size:variant`` (config: ``default``, ``small`` or a
+config JSON path); variants: ``plain`` (what train.py
 runs by default), ``jit`` (the step compiled with XLA, ``--jit_compile True``),
 ``mixed`` (``--mixed_precision True``: the precision it picks for this device,
 see samplernn/devices.py), ``bfloat16`` (bfloat16 whatever the device) and
@@ -20,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.generation import CONFIGS  # noqa: E402
+from benchmarks.generation import case_config  # noqa: E402
 from benchmarks.harness import device_name, peak_memory_mb, run_isolated  # noqa: E402
 
 DEFAULT_CASES = [f"{config}:32:{variant}" for config in ("default", "small")
@@ -44,7 +45,7 @@ def run_case(case: str, steps: int) -> dict:
     batch = int(batch)
     policy, _ = devices.mixed_policy(devices.find_devices(), variant == "mixed")
     training.set_precision("mixed_bfloat16" if variant == "bfloat16" else policy)
-    config = ModelConfig.from_dict(CONFIGS[name])
+    config = ModelConfig.from_dict(case_config(name))
     cudnn = devices.use_cudnn(jit_compile=variant == "jit")
     model = build_model(config, project_inputs_ahead=variant != "per_step_inputs",
                         use_cudnn=cudnn)

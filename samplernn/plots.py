@@ -43,16 +43,23 @@ def _pyplot():
     return plt
 
 
-def spectrograms_png(audios: dict, sample_rate: int) -> bytes:
-    """Log-mel spectrograms side by side, one per ``{title: audio}``: PNG bytes."""
+def spectrograms_png(audios: dict, sample_rate: int, stacked: bool = False) -> bytes:
+    """Log-mel spectrograms, one per ``{title: audio}``, side by side or (``stacked``)
+    one above the other on a shared time axis: PNG bytes."""
     import librosa.display
 
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(audios), figsize=(5 * len(audios), 3.5), squeeze=False)
-    for axis, (title, audio) in zip(axes[0], audios.items()):
+    rows, columns = (len(audios), 1) if stacked else (1, len(audios))
+    figure, axes = plt.subplots(rows, columns, figsize=(10 if stacked else 5 * columns,
+                                                        3 * rows if stacked else 3.5),
+                                squeeze=False, sharex=stacked)
+    for axis, (title, audio) in zip(axes.ravel(), audios.items()):
         librosa.display.specshow(log_mel(audio, sample_rate), sr=sample_rate,
                                  hop_length=HOP_LENGTH, x_axis="time", y_axis="mel", ax=axis)
         axis.set_title(title)
+    if stacked:
+        for axis in axes.ravel()[:-1]:
+            axis.set_xlabel("")      # one time axis, labelled at the bottom
     return _figure_png(figure)
 
 

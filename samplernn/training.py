@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 
 import keras
@@ -22,11 +21,11 @@ import tensorflow as tf
 from samplernn.errors import UserError
 from samplernn.interrupts import NEVER, InterruptFlag
 from samplernn.model import accuracy, cross_entropy, nats_to_bits
+from samplernn.schedule import LearningRateSchedule
 
 log = logging.getLogger("samplernn")
 
 GRADIENT_CLIP_VALUE = 1.0          # element-wise clipping, as PRiSM and the paper's code do
-LEARNING_RATE_DECAY = math.exp(-0.1)  # per epoch, after --reduce_learning_rate_after
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
@@ -85,14 +84,6 @@ def with_loss_scaling(optimizer):
     if keras.mixed_precision.global_policy().compute_dtype == "float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
-
-
-def learning_rate_for_epoch(base: float, epoch: int, reduce_after) -> float:
-    """Constant, then exponential decay by LEARNING_RATE_DECAY per epoch after
-    ``reduce_after`` epochs (``epoch`` is 0-based)."""
-    if reduce_after is None or epoch < reduce_after:
-        return base
-    return base * LEARNING_RATE_DECAY ** (epoch - reduce_after + 1)
 
 
 class Trainer:
@@ -241,9 +232,11 @@ class FitResult:
 
 
 def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
-        base_learning_rate: float = None, reduce_learning_rate_after=None,
-        interrupt: InterruptFlag = None) -> FitResult:
+        schedule: LearningRateSchedule = None, interrupt: InterruptFlag = None) -> FitResult:
     """Train from ``progress`` (completed epochs, steps into the next) to ``num_epochs``.
+
+    ``schedule`` sets the learning rate at every step (see
+    :mod:`samplernn.schedule`); without one the optimizer's rate stays as it is.
 
     Ctrl-C (SIGINT) is a request, checked between steps (see
     :mod:`samplernn.interrupts`): training stops at the next step boundary,
@@ -254,12 +247,11 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     """
     interrupt = interrupt or InterruptFlag()
     started = time.perf_counter()
-    base_learning_rate = base_learning_rate or float(trainer.optimizer.learning_rate)
+    schedule = schedule or LearningRateSchedule(float(trainer.optimizer.learning_rate))
     result = FitResult(history=[])
     with interrupt:
         while int(progress.epoch) < num_epochs and not interrupt.requested:
-            logs = _train_epoch(trainer, data, num_epochs, progress, callbacks, interrupt,
-                                base_learning_rate, reduce_learning_rate_after)
+            logs = _train_epoch(trainer, data, progress, callbacks, interrupt, schedule)
             if logs is None:          # interrupted before the epoch was complete
                 break
             logs["elapsed_seconds"] = time.perf_counter() - started   # wall time in this call
@@ -278,13 +270,13 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     return result
 
 
-def _train_epoch(trainer, data, num_epochs, progress, callbacks, interrupt,
-                 base_learning_rate, reduce_learning_rate_after):
+def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule):
     """Train (the rest of) one epoch and validate it: the epoch's logs, or None if
     interrupted. On an interruption ``progress`` records the steps done and their
     loss sums (for the checkpoint); at the end it records the completed epoch."""
     epoch, step = int(progress.epoch), int(progress.step)
-    learning_rate = learning_rate_for_epoch(base_learning_rate, epoch, reduce_learning_rate_after)
+    global_step = epoch * data.train_steps_per_epoch + step   # over all epochs, 0-based
+    learning_rate = schedule.rate(epoch, global_step)
     trainer.optimizer.learning_rate.assign(learning_rate)
     states = trainer.initial_states(data.batch_size)
     # Sums over the epoch's steps before this process (an interrupted run's).
@@ -301,8 +293,11 @@ def _train_epoch(trainer, data, num_epochs, progress, callbacks, interrupt,
             break
         if force_reset:
             reset, force_reset = tf.constant(True), False
+        if global_step < schedule.warmup_steps:
+            learning_rate = schedule.rate(epoch, global_step)
+            trainer.optimizer.learning_rate.assign(learning_rate)
         loss, acc, states = trainer.train_step(inputs, targets, reset, states)
-        step, steps_run = step + 1, steps_run + 1
+        step, steps_run, global_step = step + 1, steps_run + 1, global_step + 1
         readback.add(step, loss, acc)
     readback.flush()
     total_loss += readback.loss_sum

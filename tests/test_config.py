@@ -25,6 +25,14 @@ def test_shipped_default_config_is_the_dataclass_default():
     assert load_config(f"{REPO_ROOT}/default.config.json") == ModelConfig()
 
 
+def test_shipped_small_configs_load_with_every_key_given():
+    for name in ("demo", "notes"):
+        path = f"{REPO_ROOT}/{name}.config.json"
+        with open(path) as f:
+            assert set(json.load(f)) == set(ModelConfig().to_dict()), name
+        assert load_config(path).sample_rate == 16000
+
+
 @pytest.mark.parametrize("sizes,tiers", [([16], 2), ([16, 64], 3), ([4, 16, 64], 4)])
 def test_frame_sizes_of_any_length(sizes, tiers):
     c = ModelConfig.from_dict({"frame_sizes": sizes, "seq_len": 256})

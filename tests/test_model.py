@@ -118,14 +118,10 @@ def test_loss_falls_on_real_audio(tmp_path):
     assert np.mean(losses[-10:]) < np.mean(losses[:5]) - 0.5
 
 
-def test_bits_per_sample_and_learning_rate_schedule():
+def test_bits_per_sample():
     logits = tf.zeros([1, 4, 256])
     nats = cross_entropy(logits, tf.zeros([1, 4], tf.int32))
     assert training.nats_to_bits(float(nats)) == pytest.approx(8.0)
-    assert training.learning_rate_for_epoch(1.0, 4, None) == 1.0
-    assert training.learning_rate_for_epoch(1.0, 1, 2) == 1.0
-    assert training.learning_rate_for_epoch(1.0, 2, 2) == pytest.approx(np.exp(-0.1))
-    assert training.learning_rate_for_epoch(1.0, 4, 2) == pytest.approx(np.exp(-0.3))
 
 
 def test_optimizers_and_bad_names():

@@ -1,0 +1,91 @@
+"""The learning-rate schedule: its formula, its errors, and that training applies it."""
+
+import csv
+import math
+import os
+
+import keras
+import pytest
+
+from samplernn import checkpoints, training
+from samplernn.data import TrainingData
+from samplernn.errors import UserError
+from samplernn.model import build_model
+from samplernn.schedule import LearningRateSchedule
+from conftest import tiny_config
+
+
+def test_default_schedule_is_constant():
+    constant = LearningRateSchedule(0.01)
+    assert [constant.rate(epoch, step) for epoch, step in [(0, 0), (3, 50), (40, 9999)]] \
+        == [0.01] * 3
+
+
+def test_decay_after_epochs_matches_prism():
+    decaying = LearningRateSchedule(1.0, decay_after_epochs=2)
+    assert decaying.rate(1, 0) == 1.0
+    assert decaying.rate(2, 0) == pytest.approx(math.exp(-0.1))
+    assert decaying.rate(4, 0) == pytest.approx(math.exp(-0.3))
+    halving = LearningRateSchedule(1.0, decay_after_epochs=0, decay_per_epoch=0.5)
+    assert halving.rate(0, 0) == 0.5 and halving.rate(2, 0) == 0.125
+
+
+def test_warmup_is_linear_then_full():
+    warm = LearningRateSchedule(0.4, warmup_steps=4)
+    assert [warm.rate(0, step) for step in range(6)] == pytest.approx(
+        [0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
+
+
+@pytest.mark.parametrize("changes, flag", [
+    (dict(base=0.0), "--learning_rate"),
+    (dict(warmup_steps=-1), "--learning_rate_warmup_steps"),
+    (dict(decay_per_epoch=1.5), "--learning_rate_decay"),
+])
+def test_bad_values_name_their_flag(changes, flag):
+    with pytest.raises(UserError, match=flag):
+        LearningRateSchedule(**{"base": 0.01, **changes})
+
+
+def test_fit_warms_up_per_step_and_decays_per_epoch(demo_dir):
+    config = tiny_config()
+    data = TrainingData.from_directory(demo_dir, config, batch_size=2, num_val_batches=1)
+    steps = data.train_steps_per_epoch
+    keras.utils.set_random_seed(0)
+    optimizer = training.make_optimizer("adam", 1.0)
+    trainer = training.Trainer(build_model(config), optimizer)
+    # Warm-up longer than the first epoch: its last step ran at base * steps / warmup.
+    warmup = LearningRateSchedule(0.01, warmup_steps=4 * steps)
+    result = training.fit(trainer, data, 1, checkpoints.Progress(), schedule=warmup)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01 * steps / (4 * steps))
+    assert result.history[0]["learning_rate"] == pytest.approx(0.0025)
+    # A resumed second epoch continues the step count (warm-up ends mid-way) and decays.
+    progress = checkpoints.Progress()
+    progress.complete_epoch(1)
+    both = LearningRateSchedule(0.01, warmup_steps=steps + 1, decay_after_epochs=1,
+                                decay_per_epoch=0.5)
+    training.fit(trainer, data, 2, progress, schedule=both)
+    assert float(optimizer.learning_rate) == pytest.approx(0.005)
+
+
+def test_train_py_flags_reach_the_schedule(tmp_path, demo_dir):
+    import glob
+
+    import train
+    from samplernn.config import save_config
+
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(seq_len=256), config_path)
+    common = ["--data_dir", demo_dir, "--config_file", config_path, "--batch_size", "2",
+              "--logdir_root", str(tmp_path / "logdir"), "--generate", "False"]
+    with pytest.raises(UserError, match="--learning_rate_decay"):
+        train.main(["--id", "bad", *common, "--learning_rate_decay", "2"])
+    assert not os.path.exists(tmp_path / "logdir" / "bad")   # refused before any work
+    train.main(["--id", "ok", *common, "--num_epochs", "2", "--learning_rate", "0.01",
+                "--learning_rate_warmup_steps", "100000", "--reduce_learning_rate_after", "1",
+                "--learning_rate_decay", "0.5"])
+    (metrics,) = glob.glob(str(tmp_path / "logdir" / "ok" / "*" / "metrics.csv"))
+    with open(metrics) as f:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(f)]
+    # Still warming up: 0.01 * steps / 100000, the second epoch's also halved.
+    assert rates[1] / rates[0] == pytest.approx(0.5 * 2, rel=1e-3)
+    assert rates[0] < 0.01 / 1000
