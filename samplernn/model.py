@@ -162,14 +162,15 @@ class SampleMLP(keras.layers.Layer):
 
     def call(self, inputs, conditioning):
         """``inputs [batch, top + S]`` classes, ``conditioning [batch, S, dim]``."""
-        tables = self.tables()
+        # Unstacked once: slicing tables[p] per position makes the backward pass
+        # build a full-size gradient per position (twice the step time at F = 32).
+        tables = tf.unstack(self.tables(), num=self.frame_size)
         steps = tf.shape(conditioning)[1]
         top = tf.shape(inputs)[1] - steps
-        first = 0.0
-        for p in range(self.frame_size):
-            # Position p of the window that precedes target j is inputs[:, top - F + j + p].
-            start = top - self.frame_size + p
-            first += tf.gather(tables[p], inputs[:, start:start + steps])
+        # Position p of the window that precedes target j is inputs[:, top - F + j + p].
+        starts = [top - self.frame_size + p for p in range(self.frame_size)]
+        first = tf.add_n([tf.gather(table, inputs[:, start:start + steps])
+                          for table, start in zip(tables, starts)])
         return self.head(first, conditioning)
 
 
