@@ -29,12 +29,14 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.harness import REPO_ROOT  # noqa: E402
 
 MANY_EPOCHS = 100000   # the time budget, not the epoch count, ends each run
+TITLE_WIDTH = 110      # characters per line of the plot title
 CSV_COLUMNS = ("variant", "epoch", "elapsed_seconds", "val_bits_per_sample", "bits_per_sample",
                "flags")
 
@@ -106,7 +108,8 @@ def plot(path: str, curves: dict, minutes: float, title: str) -> None:
     axes.axvline(minutes, color="grey", linestyle=":", linewidth=1)
     axes.set_xlabel("wall-clock minutes (training, validation, checkpoints)")
     axes.set_ylabel("validation bits per sample")
-    axes.set_title(title, fontsize=9)
+    axes.set_title("\n".join(textwrap.fill(line, TITLE_WIDTH) for line in title.split("\n")),
+                   fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
