@@ -163,7 +163,7 @@ class SampleMLP(keras.layers.Layer):
     def call(self, inputs, conditioning):
         """``inputs [batch, top + S]`` classes, ``conditioning [batch, S, dim]``."""
         # Unstacked once: slicing tables[p] per position makes the backward pass
-        # build a full-size gradient per position (twice the step time at F = 32).
+        # build a full-size gradient per position (this layer took twice as long at F = 32).
         tables = tf.unstack(self.tables(), num=self.frame_size)
         steps = tf.shape(conditioning)[1]
         top = tf.shape(inputs)[1] - steps
