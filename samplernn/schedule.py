@@ -1,7 +1,7 @@
 """The learning rate over training: a linear warm-up, a constant stretch, then
 an exponential decay per epoch.
 
-    rate(step, epoch) = base * min(1, (step + 1) / warmup_steps)
+    rate(epoch, step) = base * min(1, (step + 1) / warmup_steps)
                              * decay_per_epoch ** max(0, epoch - decay_after_epochs + 1)
 
 ``step`` counts training steps from the start of training (over all epochs,
