@@ -43,12 +43,21 @@ def main(argv=None):
             raise UserError(f"no audio files in {args.input_file}; check --input_file")
     else:
         inputs = [args.input_file]
-    total = ChunkReport()
+    total, gave_none = ChunkReport(), []
     for path in inputs:
         report = chunk_file(path, args.output_dir, args.chunk_length, args.overlap,
                             args.silence_threshold, args.sample_rate, args.mono)
-        for field in ("processed", "omitted_silent", "written", "dropped_short"):
+        for field in ("processed", "omitted_silent", "written", "dropped_short",
+                      "input_seconds"):
             setattr(total, field, getattr(total, field) + getattr(report, field))
+        if not report.written:
+            gave_none.append(f"{path} {report.why_nothing(args.chunk_length)}")
+    if not total.written:
+        what = (f"{inputs[0]} {total.why_nothing(args.chunk_length)}" if len(inputs) == 1
+                else f"none of the {len(inputs)} inputs gave one: {'; '.join(gave_none)}")
+        raise UserError(f"no chunk written: {what}")
+    if gave_none:
+        print(f"No chunk from {len(gave_none)} input(s): {'; '.join(gave_none)}")
     print(f"Done: {total.processed} chunk(s) processed, {total.omitted_silent} omitted as "
           f"silent, {total.written} written to {args.output_dir}, {total.dropped_short} "
           f"trailing piece(s) shorter than a chunk dropped")

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from samplernn import defaults
+from samplernn import precision
 from samplernn.cli import positive_float, positive_int, quiet_tensorflow, run, setup_logging
 
 
@@ -25,7 +25,7 @@ def parse_args(argv=None):
     p.add_argument("--batch_size", type=positive_int, default=8, help="Files scored at once")
     p.add_argument("--max_seconds", type=positive_float, default=None,
                    help="Score only the first N seconds of each file")
-    p.add_argument("--precision", choices=defaults.GENERATION_PRECISIONS, default=None,
+    p.add_argument("--precision", choices=precision.GENERATION_PRECISIONS, default=None,
                    help="Score with generate.py's sampler at this weight precision (teacher-"
                         "forced, slower) instead of the training computation")
     p.add_argument("--json", action="store_true", help="Print the result as JSON")
@@ -35,16 +35,21 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    from samplernn import data, runs
+
+    # Everything that needs no model is checked before TensorFlow loads.
+    prefix = runs.resolve_checkpoint(args.checkpoint_path)
+    config = runs.config_for_checkpoint(prefix, args.config_file)
+    files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
+
     quiet_tensorflow()
-    from samplernn import checkpoints, data, devices, evaluation
+    from samplernn import checkpoints, devices, evaluation
 
     cudnn = devices.use_cudnn() if args.precision is None else None   # the sampler: no RNN layers
     print(devices.start_line(devices.find_devices(), devices.describe_strategy(),
                              args.precision or "float32", cudnn),
           file=sys.stderr if args.json else sys.stdout)
-    model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file,
-                                                   use_cudnn=bool(cudnn))
-    files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
+    model = checkpoints.load_model(prefix, config, use_cudnn=bool(cudnn))
     max_samples = int(args.max_seconds * config.sample_rate) if args.max_seconds else None
     scorer = None
     if args.precision is not None:

@@ -8,6 +8,7 @@ prime(audio) are described in README.md ("Exporting a model").
 """
 
 import argparse
+import os
 
 from samplernn.cli import quiet_tensorflow, run, setup_logging
 
@@ -27,6 +28,15 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    from samplernn import runs
+    from samplernn.fileio import check_new_directory, remove_stale_temporaries
+
+    # Everything that needs no model is checked before TensorFlow loads.
+    check_new_directory(args.output_dir, "--output_dir")
+    prefix = runs.resolve_checkpoint(args.checkpoint_path)
+    config = runs.config_for_checkpoint(prefix, args.config_file)
+    remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output_dir)))
+
     quiet_tensorflow()
     import samplernn
     from samplernn import checkpoints
@@ -34,7 +44,8 @@ def main(argv=None):
     from samplernn.sampler import Sampler
 
     log = checkpoints.log
-    model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file)
+    model = checkpoints.load_model(prefix, config)
+    # SIGTERM or Ctrl-C while saving: the staging directory is removed on the way out.
     export(Sampler(model), args.output_dir, samplernn.__version__)
     log.info("Exported %s (%d-tier %s, dim %d, %d Hz) to %s", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate, args.output_dir)

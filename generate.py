@@ -9,9 +9,10 @@ plays it, and --dur 0 (or inf) generates until Ctrl-C. See README.md.
 """
 
 import argparse
+import os
 import sys
 
-from samplernn import defaults
+from samplernn import precision
 from samplernn.cli import (positive_float, positive_int, quiet_tensorflow, run, setup_logging,
                            silence_stdout)
 
@@ -54,8 +55,8 @@ def parse_args(argv=None):
                    help="Start each output file with the seed audio")
     p.add_argument("--random_seed", type=int, default=0,
                    help="Same seed, same checkpoint, same flags: same audio")
-    p.add_argument("--precision", choices=defaults.GENERATION_PRECISIONS,
-                   default=defaults.GENERATION_PRECISION,
+    p.add_argument("--precision", choices=precision.GENERATION_PRECISIONS,
+                   default=precision.GENERATION_PRECISION,
                    help="Of the sampler's weights: bfloat16 halves the bytes read per step "
                         "and sums in float32 (see README)")
     p.add_argument("--plot", action="store_true",
@@ -73,27 +74,38 @@ def main(argv=None):
     args = parse_args(argv)
     streaming = args.output_path == "-"
     setup_logging(stream=sys.stderr if streaming else sys.stdout)  # stdout carries the audio
-    quiet_tensorflow()
-    from samplernn import checkpoints, devices, generation
-    from samplernn.sampler import Sampler, expand_temperatures
+    from samplernn import generation_files, runs
     from samplernn.errors import UserError
-    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, InterruptFlag
-    from samplernn.progress import GenerationProgress
+    from samplernn.fileio import remove_stale_temporaries
 
-    log = generation.log
+    # Everything that needs no model is checked before TensorFlow loads.
     if args.output_path is not None:
-        generation.check_output_path(args.output_path)
+        generation_files.check_output_path(args.output_path)
     if streaming and args.num_seqs > 1:
         raise UserError("--output_path - streams one sequence; use --num_seqs 1, or write "
                         "files with --output_path out.wav")
-    play = None
     if args.play:
         from samplernn.playback import import_sounddevice
 
         import_sounddevice()  # a missing package is an error before the model loads
+    prefix = runs.resolve_checkpoint(args.checkpoint_path)
+    config = runs.config_for_checkpoint(prefix, args.config_file)
+    seed = (generation_files.load_seed(args.seed, config, args.seed_offset)
+            if args.seed else None)
+    temperatures = generation_files.expand_temperatures(args.temperature, args.num_seqs)
+    if args.output_path is not None and not streaming:
+        remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output_path)))
+
+    quiet_tensorflow()
+    from samplernn import checkpoints, devices, generation
+    from samplernn.interrupts import InterruptFlag
+    from samplernn.progress import GenerationProgress
+    from samplernn.sampler import Sampler
+
+    log = generation.log
     log.info(devices.start_line(devices.find_devices(), devices.describe_strategy(),
                                 args.precision))
-    model, config, prefix = checkpoints.load_model(args.checkpoint_path, args.config_file)
+    model = checkpoints.load_model(prefix, config)
     log.info("Loaded %s (%d-tier %s, dim %d, trained at %d Hz)", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate)
     sample_rate = args.sample_rate or config.sample_rate
@@ -101,11 +113,10 @@ def main(argv=None):
         log.info("warning: writing at %d Hz a model trained at %d Hz: pitch and speed change "
                  "by a factor of %.3g; omit --sample_rate to keep them", sample_rate,
                  config.sample_rate, sample_rate / config.sample_rate)
-    seed = generation.load_seed(args.seed, config, args.seed_offset) if args.seed else None
-    temperatures = expand_temperatures(args.temperature, args.num_seqs)
 
     sampler = Sampler(model, precision=args.precision)
-    # From here on Ctrl-C finishes the files with what has been generated.
+    play = None
+    # From here on Ctrl-C (or SIGTERM) finishes the files with what has been generated.
     with InterruptFlag("Interrupted: finishing the audio generated so far") as interrupt:
         # Where each sequence goes: files, standard output, the sound card.
         paths = []
@@ -114,7 +125,7 @@ def main(argv=None):
 
             sinks = [WavPipeWriter(sys.stdout.buffer, sample_rate)]
         elif args.output_path is not None:
-            paths = generation.sequence_paths(args.output_path, temperatures)
+            paths = generation_files.sequence_paths(args.output_path, temperatures)
             sinks = generation.wav_file_sinks(paths, sample_rate)
         else:
             sinks = [None] * args.num_seqs
@@ -136,7 +147,7 @@ def main(argv=None):
         log.info("The reader of standard output closed it: stopped after %.2f s",
                  result.seconds)
         silence_stdout()
-    return EXIT_STATUS_INTERRUPTED if result.interrupted else 0
+    return interrupt.exit_status if result.interrupted else 0
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ audio generated during training to <output_dir>/<id>/.
 """
 
 import argparse
+import logging
 import os
 
-from samplernn import defaults, schedule
+from samplernn import defaults, precision, schedule
 from samplernn.cli import (boolean, optional_int, positive_float, positive_int, quiet_tensorflow,
                            run, setup_logging)
 
+log = logging.getLogger("samplernn")
 CHECKPOINT_POLICIES = {"always": "always", "all": "always", "best": "best"}
 
 
@@ -45,6 +47,9 @@ def parse_args(argv=None):
                    help="Checkpoints kept on disk; None keeps all")
     p.add_argument("--resume", type=boolean, default=True)
     p.add_argument("--resume_from", default=None, help="Checkpoint to resume from")
+    p.add_argument("--allow_schedule_change", type=boolean, default=False,
+                   help="Resume with learning-rate flags other than the checkpoint's "
+                        "(warm-up and decay still count from its step and epoch)")
     p.add_argument("--max_minutes", type=positive_float, default=None,
                    help="Stop after the first epoch that ends this many minutes after the "
                         "start (its checkpoint is saved); default: no limit")
@@ -59,18 +64,19 @@ def parse_args(argv=None):
     p.add_argument("--output_file_dur", type=positive_float, default=3, help="Seconds")
     p.add_argument("--temperature", type=positive_float, nargs="+", default=[0.75])
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
-    p.add_argument("--generation_precision", choices=defaults.GENERATION_PRECISIONS,
-                   default=defaults.GENERATION_PRECISION,
+    p.add_argument("--generation_precision", choices=precision.GENERATION_PRECISIONS,
+                   default=precision.GENERATION_PRECISION,
                    help="Precision of the sampler's weights when generating at checkpoints "
                         "(as generate.py --precision)")
     p.add_argument("--seed_offset", type=int, default=0, help="In samples")
     p.add_argument("--num_val_batches", type=optional_int, default=defaults.NUM_VAL_BATCHES)
     p.add_argument("--random_seed", type=int, default=defaults.RANDOM_SEED,
                    help="Seed for weight initialization and data shuffling")
-    p.add_argument("--mixed_precision", type=boolean, default=False,
-                   help="Compute in bfloat16 (GPUs of compute capability 8.0+, TPUs, "
+    p.add_argument("--mixed_precision", type=precision.parse_mixed_precision, default=False,
+                   help="True: compute in bfloat16 (GPUs of compute capability 8.0+, TPUs, "
                         "CPUs with bfloat16 instructions) or float16 with loss scaling "
-                        "(older GPUs); weights stay float32")
+                        "(older GPUs), float32 elsewhere; bfloat16 or float16: that policy "
+                        "on any device. Weights stay float32")
     p.add_argument("--jit_compile", type=boolean, default=False,
                    help="Compile the training step with XLA (see README for when it helps)")
     p.add_argument("--strategy", default="auto",
@@ -80,26 +86,10 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    setup_logging()
-    quiet_tensorflow()
-    import keras
-
-    from samplernn import checkpoints, devices, distribute, training
-    from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
-                                     StatisticsPrinter, TensorBoardLogger, TimeBudget)
-    from samplernn.config import load_config
-    from samplernn.data import TrainingData
+def check_flags(args) -> None:
+    """Flag combinations that argparse cannot check on its own."""
     from samplernn.errors import UserError
-    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, InterruptFlag
-    from samplernn.model import build_model
 
-    log = training.log
-    # First of all: multi-worker collectives must be set up before TensorFlow runs anything.
-    strategy = distribute.make_strategy(args.strategy)
-    chief = distribute.is_chief(strategy)
-    distribute.per_replica_batch_size(strategy, args.batch_size)
     if args.max_checkpoints is not None and args.max_checkpoints <= 0:
         raise UserError(f"--max_checkpoints must be positive or None, got {args.max_checkpoints}")
     if args.early_stopping_patience is not None and args.early_stopping_patience <= 0:
@@ -108,50 +98,93 @@ def main(argv=None):
         # Workers would decide at different moments and wait for each other forever.
         raise UserError("--max_minutes does not work with --strategy multi_worker; use "
                         "--num_epochs")
+
+
+def find_resume_point(args, config, learning_rate_schedule):
+    """The checkpoint to resume from (or None), after checking that it was trained with
+    this config and learning-rate schedule. Needs no TensorFlow."""
+    from samplernn import runs
+    from samplernn.errors import UserError
+
+    if not args.resume:
+        return None
+    if args.resume_from:
+        prefix = runs.resolve_checkpoint(args.resume_from, "--resume_from", for_resuming=True)
+    else:
+        prefix = runs.latest_checkpoint(os.path.join(args.logdir_root, args.id),
+                                        for_resuming=True)
+        if prefix is None:
+            log.info("No checkpoint found for id '%s': training from scratch", args.id)
+            return None
+    differences = config.differences(runs.config_for_checkpoint(prefix))
+    if differences:
+        raise UserError(
+            f"checkpoint {prefix} was trained with another config ({'; '.join(differences)}); "
+            f"pass --config_file {runs.config_path_for(prefix)} to resume it, or --resume "
+            f"False (or a new --id) to start afresh")
+    saved = schedule.LearningRateSchedule.load(runs.schedule_path_for(prefix))
+    changed = learning_rate_schedule.differences(saved) if saved else []
+    if changed and not args.allow_schedule_change:
+        raise UserError(
+            f"checkpoint {prefix} was trained with another learning-rate schedule "
+            f"({'; '.join(changed)}); pass the checkpoint's values, or --allow_schedule_change "
+            f"True to continue with the new ones")
+    return prefix
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    from samplernn import runs
+    from samplernn.config import load_config
+    from samplernn.data import load_corpus
+    from samplernn.fileio import remove_stale_temporaries
+
+    # Everything that needs no model is checked before TensorFlow loads.
+    check_flags(args)
     learning_rate_schedule = schedule.LearningRateSchedule(
         args.learning_rate, args.learning_rate_warmup_steps, args.reduce_learning_rate_after,
         args.learning_rate_decay)
     config = load_config(args.config_file, sample_rate=args.sample_rate)
     id_dir = os.path.join(args.logdir_root, args.id)
-    for path in checkpoints.remove_unfinished_saves(id_dir):
-        log.info("Removed %s, left by a checkpoint save that did not finish", path)
+    for path in (runs.remove_unfinished_saves(id_dir)
+                 + remove_stale_temporaries(os.path.join(args.output_dir, args.id))):
+        log.info("Removed %s, left by a save that did not finish", path)
+    resume_prefix = find_resume_point(args, config, learning_rate_schedule)
+    corpus = load_corpus(args.data_dir, config, args.batch_size, args.num_val_batches or 0)
 
-    # Where to resume from, checked before any slow work.
-    resume_prefix = None
-    if args.resume:
-        if args.resume_from:
-            resume_prefix = checkpoints.resolve_checkpoint(args.resume_from, "--resume_from")
-        else:
-            resume_prefix = checkpoints.latest_checkpoint(id_dir)
-            if resume_prefix is None:
-                log.info("No checkpoint found for id '%s': training from scratch", args.id)
-        if resume_prefix:
-            saved = checkpoints.config_for_checkpoint(resume_prefix)
-            if config.differences(saved):
-                raise UserError(
-                    f"checkpoint {resume_prefix} was trained with another config "
-                    f"({'; '.join(config.differences(saved))}); pass --config_file "
-                    f"{checkpoints.config_path_for(resume_prefix)} to resume it, or --resume "
-                    f"False (or a new --id) to start afresh")
-            done = checkpoints.completed_epochs(resume_prefix)
-            if done >= args.num_epochs:
-                log.info("Nothing to do: %s has completed %d epoch(s) and --num_epochs is %d. "
-                         "Pass a larger --num_epochs to train further, or --resume False (or "
-                         "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
-                return 0
+    quiet_tensorflow()
+    import keras
 
-    data = TrainingData.from_directory(args.data_dir, config, args.batch_size,
-                                       args.num_val_batches or 0, seed=args.random_seed)
+    from samplernn import checkpoints, devices, distribute, training
+    from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
+                                     StatisticsPrinter, TensorBoardLogger, TimeBudget)
+    from samplernn.data import TrainingData
+    from samplernn.interrupts import InterruptFlag
+    from samplernn.model import build_model
 
+    # First of all: multi-worker collectives must be set up before TensorFlow runs anything.
+    strategy = distribute.make_strategy(args.strategy)
+    chief = distribute.is_chief(strategy)
+    distribute.per_replica_batch_size(strategy, args.batch_size)
+    if resume_prefix:
+        done = checkpoints.completed_epochs(resume_prefix)
+        if done >= args.num_epochs:
+            log.info("Nothing to do: %s has completed %d epoch(s) and --num_epochs is %d. "
+                     "Pass a larger --num_epochs to train further, or --resume False (or "
+                     "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
+            return 0
+
+    data = TrainingData.from_corpus(corpus, config, args.batch_size, seed=args.random_seed)
     keras.utils.set_random_seed(args.random_seed)
     found = devices.find_devices(strategy)
-    policy, note = devices.mixed_policy(found, args.mixed_precision)
-    training.set_precision(policy)
+    policy, note = precision.choose_policy(found, args.mixed_precision)
+    precision.set_policy(policy)
     cudnn = devices.use_cudnn(args.jit_compile)
     log.info(devices.start_line(found, devices.describe_strategy(strategy), policy, cudnn, note))
     with strategy.scope():
         model = build_model(config, use_cudnn=cudnn)
-        optimizer = training.with_loss_scaling(
+        optimizer = precision.with_loss_scaling(
             training.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
     trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy)
     progress = checkpoints.Progress()
@@ -162,24 +195,24 @@ def main(argv=None):
                  f", {int(progress.step)} step(s) into the next" if int(progress.step) else "")
 
     interrupt = InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
-                              "(further presses are ignored until it is written)")
+                              "(further signals are ignored until it is written)")
     tracker = ImprovementTracker(progress, args.early_stopping_patience)
     budget = TimeBudget(60 * args.max_minutes) if args.max_minutes else None
 
     def train(callbacks):
         return training.fit(trainer, data, args.num_epochs, progress, callbacks,
-                            learning_rate_schedule,
-                            interrupt=interrupt)
+                            learning_rate_schedule, interrupt=interrupt)
 
     if not chief:  # saves as every worker must, but into temporary directories
         result = train([tracker, CheckpointSaver(distribute.ThrowawayCheckpoints(checkpoint),
                                                  args.checkpoint_every, args.checkpoint_policy,
                                                  tracker)])
         log.info("Worker finished; weights fingerprint %s", checkpoints.fingerprint(model))
-        return EXIT_STATUS_INTERRUPTED if result.interrupted else 0
+        return interrupt.exit_status if result.interrupted else 0
 
-    with checkpoints.new_run(args.logdir_root, args.id) as run_dir:
-        checkpoints.save_run_config(run_dir, config)
+    with runs.new_run(args.logdir_root, args.id) as run_dir:
+        runs.save_run_config(run_dir, config)
+        learning_rate_schedule.save(os.path.join(run_dir, runs.SCHEDULE_FILE))
         manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
         tensorboard = TensorBoardLogger(run_dir, optimizer)
         on_save = []
@@ -203,7 +236,7 @@ def main(argv=None):
                             on_save),
         ] + ([budget] if budget else []))
     if result.interrupted:
-        return EXIT_STATUS_INTERRUPTED
+        return interrupt.exit_status
     if result.stopped_early and budget and budget.spent():
         log.info("Stopped: --max_minutes %g reached", args.max_minutes)
     elif result.stopped_early:

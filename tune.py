@@ -48,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--overwrite", type=boolean, default=False,
                    help="Start the search afresh instead of resuming it")
     p.add_argument("--random_seed", type=int, default=defaults.RANDOM_SEED)
+    p.add_argument("--verbose", type=boolean, default=False,
+                   help="Print Keras Tuner's traceback of every failed trial")
     choices = p.add_argument_group("choices (each flag takes one or more values)")
     choices.add_argument("--frame_sizes", type=frame_size_list, nargs="+")
     choices.add_argument("--dim", type=positive_int, nargs="+")
@@ -68,23 +70,31 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    quiet_tensorflow()
-    import keras
-
-    from samplernn import tuning
+    from samplernn import search_space
     from samplernn.config import load_config, save_config
     from samplernn.data import find_audio_files
+    from samplernn.errors import UserError
 
+    # Everything that needs no model is checked before TensorFlow loads.
+    if args.type not in search_space.TUNER_TYPES:
+        raise UserError(f"unknown --type {args.type!r}; choose one of "
+                        f"{', '.join(search_space.TUNER_TYPES)}")
     base = load_config(args.config_file, sample_rate=args.sample_rate)
-    keys = tuning.MODEL_KEYS + tuning.TRAINING_KEYS
-    space = tuning.SearchSpace({k: getattr(args, k) for k in keys if getattr(args, k)})
-    space.validate(base)                 # before any training starts
-    find_audio_files(args.data_dir)      # fail early on a bad --data_dir
+    keys = search_space.MODEL_KEYS + search_space.TRAINING_KEYS
+    space = search_space.SearchSpace({k: getattr(args, k) for k in keys if getattr(args, k)})
+    space.validate(base)
+    find_audio_files(args.data_dir)
     project_dir = os.path.join(args.directory, args.project_name)
     search_arguments = {"type": args.type, "objective": args.objective,
                         "max_trials": args.max_trials, "num_epochs": args.num_epochs,
                         "base_config": base.to_dict(), "choices": space.choices}
-    tuning.check_resumed_search(project_dir, search_arguments, args.overwrite)
+    search_space.check_resumed_search(project_dir, search_arguments, args.overwrite)
+
+    quiet_tensorflow()
+    import keras
+
+    from samplernn import tuning
+
     keras.utils.set_random_seed(args.random_seed)
     hypermodel = tuning.SampleRNNHyperModel(
         base, space, args.data_dir, defaults.optimizer_settings(), args.num_epochs,
@@ -92,8 +102,8 @@ def main(argv=None):
     tuner = tuning.make_tuner(args.type, hypermodel, args.objective, args.max_trials,
                               args.num_epochs, args.directory, args.project_name,
                               args.random_seed, args.overwrite)
-    tuning.record_search(project_dir, search_arguments)
-    tuning.search(tuner)                 # a UserError if every trial failed
+    search_space.record_search(project_dir, search_arguments)
+    tuning.search(tuner, verbose=args.verbose)   # a UserError if every trial failed
     worker = os.environ.get("KERASTUNER_TUNER_ID", "chief") != "chief"
     if worker:  # the chief reports and writes the result
         return 0
@@ -101,7 +111,7 @@ def main(argv=None):
     best = tuner.get_best_hyperparameters(1)[0]
     config, values = hypermodel.trial_values(best)
     save_config(config, args.output_file)
-    flags = " ".join(f"--{k} {values[k]}" for k in tuning.TRAINING_KEYS)
+    flags = " ".join(f"--{k} {values[k]}" for k in search_space.TRAINING_KEYS)
     print(f"Best config written to {args.output_file}; train it with:\n"
           f"  python train.py --data_dir {args.data_dir} --config_file {args.output_file} {flags}")
     return 0

@@ -37,19 +37,19 @@ def run_case(case: str, steps: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from samplernn import devices, training
+    from samplernn import devices, precision, training
     from samplernn.config import ModelConfig
     from samplernn.model import build_model
 
     name, batch, variant = case.split(":")
     batch = int(batch)
-    policy, _ = devices.mixed_policy(devices.find_devices(), variant == "mixed")
-    training.set_precision("mixed_bfloat16" if variant == "bfloat16" else policy)
+    policy, _ = precision.choose_policy(devices.find_devices(), variant == "mixed")
+    precision.set_policy("mixed_bfloat16" if variant == "bfloat16" else policy)
     config = ModelConfig.from_dict(case_config(name))
     cudnn = devices.use_cudnn(jit_compile=variant == "jit")
     model = build_model(config, project_inputs_ahead=variant != "per_step_inputs",
                         use_cudnn=cudnn)
-    optimizer = training.with_loss_scaling(training.make_optimizer("adam", 1e-3))
+    optimizer = precision.with_loss_scaling(training.make_optimizer("adam", 1e-3))
     trainer = training.Trainer(model, optimizer, jit_compile=variant == "jit")
     rng = np.random.default_rng(0)
     inputs = tf.constant(rng.integers(0, config.q_levels,

@@ -29,7 +29,7 @@ import time
 
 import tensorflow as tf
 
-from samplernn import fileio
+from samplernn import fileio, runs
 from samplernn.progress import RateMeter, clock, is_terminal
 
 log = logging.getLogger("samplernn")
@@ -216,13 +216,16 @@ class TimeBudget(Callback):
 class CheckpointSaver(Callback):
     """Saves ``model.ckpt-<epoch>`` every ``every`` epochs (policy ``always``) or
     only when the monitored loss improved (policy ``best``), and always on
-    Ctrl-C. ``on_save`` functions are then called with ``(epoch, prefix)``.
+    Ctrl-C or SIGTERM. ``on_save`` functions are then called with ``(epoch, prefix)``.
 
     An interrupted epoch ``e`` is saved as ``model.ckpt-<e>`` with progress
     "``e - 1`` epochs completed, ``s`` steps into epoch ``e``"; resuming
     continues epoch ``e`` at step ``s + 1`` (same data order, RNN state reset),
-    and the checkpoint written when epoch ``e`` completes replaces it. A
-    full disk is a one-line error; the previous checkpoint stays as it was.
+    and the checkpoint written when epoch ``e`` completes replaces it. Under
+    ``best`` the interrupted state is saved as ``interrupted.ckpt-<e>`` instead:
+    resuming finds it, but generation from a run or id directory keeps taking
+    the best ``model.ckpt`` (see :mod:`samplernn.runs`). A full disk is a
+    one-line error; the previous checkpoint stays as it was.
     """
 
     def __init__(self, manager: tf.train.CheckpointManager, every: int, policy: str,
@@ -231,8 +234,13 @@ class CheckpointSaver(Callback):
         self.on_save = list(on_save)
         self.saved_epoch = None   # the completed epoch whose checkpoint was saved last
 
-    def _save(self, epoch: int) -> str:
+    def _save(self, epoch: int, interrupted: bool = False) -> str:
         try:
+            if (interrupted and self.policy == "best"
+                    and isinstance(self.manager, tf.train.CheckpointManager)):
+                # Not a best model: kept out of model.ckpt-*, which generation takes.
+                return self.manager.checkpoint.write(
+                    os.path.join(self.manager.directory, f"{runs.INTERRUPTED_NAME}-{epoch}"))
             return self.manager.save(checkpoint_number=epoch)
         except (tf.errors.OpError, OSError) as e:
             raise fileio.write_error(self.manager.directory, e, "checkpoint") from None
@@ -255,7 +263,7 @@ class CheckpointSaver(Callback):
             log.info("Interrupted after epoch %d; its checkpoint is saved. Run the same "
                      "command again to continue", epoch)
             return
-        prefix = self._save(epoch)
+        prefix = self._save(epoch, interrupted=True)
         where = f"after epoch {epoch}" if step == 0 else f"at epoch {epoch}, step {step}"
         log.info("Interrupted %s: saved %s; run the same command again to resume from it",
                  where, prefix)

@@ -30,6 +30,14 @@ class ChunkReport:
     omitted_silent: int = 0
     written: int = 0
     dropped_short: int = 0        # trailing pieces shorter than a chunk
+    input_seconds: float = 0.0    # duration of the input(s)
+
+    def why_nothing(self, chunk_length_ms: float) -> str:
+        """Why no chunk was written: what follows the input's name in a sentence."""
+        if self.processed == 0:
+            return (f"is {self.input_seconds:.2f} s long, shorter than --chunk_length "
+                    f"{chunk_length_ms:g} ms")
+        return f"gives only silent chunks ({self.processed}; see --silence_threshold)"
 
 
 def load_segment(path: str, sample_rate: int = None, mono: bool = True):
@@ -96,7 +104,8 @@ def is_silent(chunk, threshold_dbfs: float) -> bool:
 def chunk_file(input_path: str, output_dir: str, chunk_length_ms: float, overlap_ms: float = 0,
                silence_threshold: float = -64.0, sample_rate: int = None, mono: bool = True,
                log=print) -> ChunkReport:
-    """Write ``<input name>_chunk_<n>.wav`` files into ``output_dir``; return the counts."""
+    """Write ``<input name>_chunk_<n>.wav`` files into ``output_dir`` (created with the
+    first one); return the counts."""
     if chunk_length_ms <= 0:
         raise UserError(f"--chunk_length must be positive, got {chunk_length_ms} ms")
     if not 0 <= overlap_ms < chunk_length_ms:
@@ -108,8 +117,7 @@ def chunk_file(input_path: str, output_dir: str, chunk_length_ms: float, overlap
     step = chunk - int(round(overlap_ms * rate / 1000))
     total = int(segment.frame_count())
     name = os.path.splitext(os.path.basename(input_path))[0]
-    os.makedirs(output_dir, exist_ok=True)
-    report = ChunkReport()
+    report = ChunkReport(input_seconds=total / rate)   # output_dir is made at the first chunk
     start, number = 0, 1
     while start < total:
         if start + chunk > total:

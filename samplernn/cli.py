@@ -97,25 +97,28 @@ def silence_stdout() -> None:
 def run(main) -> None:
     """Run ``main()`` as a script.
 
-    A UserError becomes ``error: <message>`` and exit status 2. Ctrl-C that
-    reaches here (at start-up, before any work worth saving) ends the
-    process at once with status 130 and one line, no traceback. Long loops
-    handle Ctrl-C themselves, see :mod:`samplernn.interrupts`.
+    A UserError becomes ``error: <message>`` and exit status 2. Ctrl-C or
+    SIGTERM that reaches here (at start-up, before any work worth saving)
+    ends the process at once with status 130 or 143 and one line, no
+    traceback; clean-ups on the way (``finally``, temporary files) have run.
+    Long loops handle both signals themselves, see :mod:`samplernn.interrupts`.
     """
     from samplernn.errors import UserError
-    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, raise_keyboard_interrupt_on_sigint
+    from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, raise_on_stop_signals
 
-    raise_keyboard_interrupt_on_sigint()  # also when started with SIGINT ignored
+    raise_on_stop_signals()  # also when started with SIGINT ignored
     try:
         status = main()
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         status = 2
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
+    except KeyboardInterrupt as e:   # Ctrl-C, or SIGTERM (a subclass)
+        status = getattr(e, "exit_status", EXIT_STATUS_INTERRUPTED)
+        print("\nInterrupted." if status == EXIT_STATUS_INTERRUPTED else "\nTerminated.",
+              file=sys.stderr)
         # Skip interpreter teardown: TensorFlow may be mid-call in another
         # thread, and its destructors can crash then. Nothing is left to save.
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(EXIT_STATUS_INTERRUPTED)
+        os._exit(status)
     sys.exit(status)

@@ -109,10 +109,12 @@ class ModelConfig:
         """A copy with some keys changed, validated again."""
         return ModelConfig.from_dict({**self.to_dict(), **changes}, source)
 
-    def differences(self, other: "ModelConfig") -> list:
-        """``["dim: 64 != 128", ...]`` for every key on which the two differ."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [f"{k}: {mine[k]} != {theirs[k]}" for k in mine if mine[k] != theirs[k]]
+    def differences(self, saved: "ModelConfig") -> list:
+        """``["dim: 128 in the checkpoint, 64 given now", ...]``: every key on which
+        this config (the one given now) differs from ``saved`` (a checkpoint's)."""
+        given, theirs = self.to_dict(), saved.to_dict()
+        return [f"{k}: {theirs[k]} in the checkpoint, {given[k]} given now"
+                for k in given if given[k] != theirs[k]]
 
     # ------------------------------------------------------------- validation
     def validated(self, source: str = "config") -> "ModelConfig":

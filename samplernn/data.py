@@ -191,6 +191,32 @@ def split_sequences(sequences: np.ndarray, batch_size: int,
     return SplitSequences(train=sequences[:num_train], validation=sequences[num_train:])
 
 
+@dataclasses.dataclass
+class Corpus:
+    """The corpus decoded, cut and split, in memory: everything before TensorFlow."""
+    sequences: SplitSequences
+    windows_per_sequence: int
+    files_found: int         # audio files under the data directory
+    files_used: int          # of which some sequence was cut
+
+    @property
+    def files_skipped(self) -> int:
+        return self.files_found - self.files_used
+
+
+def load_corpus(data_dir: str, config: ModelConfig, batch_size: int,
+                num_val_batches: int = 1) -> Corpus:
+    """Find, decode, cut and split the corpus under ``data_dir`` (no TensorFlow, so a
+    bad directory is an error before it loads). Files skipped are named in warnings."""
+    paths = find_audio_files(data_dir)
+    files = load_quantized_files(paths, config)
+    sequences, windows = cut_sequences(files, config)
+    top, seq_len = config.top_frame_size, config.seq_len
+    used = sum(1 for samples in files.values() if (len(samples) - top) // seq_len >= windows)
+    return Corpus(split_sequences(sequences, batch_size, num_val_batches), windows,
+                  len(paths), used)
+
+
 # ------------------------------------------------------------------- tf.data
 class TrainingData:
     """The in-memory corpus and the tf.data streams built from it."""
@@ -212,18 +238,26 @@ class TrainingData:
                                            name="validation_corpus")
 
     @classmethod
-    def from_directory(cls, data_dir: str, config: ModelConfig, batch_size: int,
-                       num_val_batches: int = 1, seed: int = 0) -> "TrainingData":
-        files = load_quantized_files(find_audio_files(data_dir), config)
-        sequences, windows = cut_sequences(files, config)
-        split = split_sequences(sequences, batch_size, num_val_batches)
-        data = cls(split, windows, config, batch_size, seed)
-        seconds = sequences.shape[1] / config.sample_rate
-        log.info("Corpus: %d file(s), %d sequence(s) of %.2f s (%d windows of %d samples); "
-                 "%d for training, %d for validation",
-                 len(files), len(sequences), seconds, windows, config.seq_len,
+    def from_corpus(cls, corpus: Corpus, config: ModelConfig, batch_size: int,
+                    seed: int = 0) -> "TrainingData":
+        """The streams of a loaded corpus; logs the corpus line."""
+        data = cls(corpus.sequences, corpus.windows_per_sequence, config, batch_size, seed)
+        length = corpus.sequences.train.shape[1]
+        skipped = (f" ({corpus.files_skipped} of {corpus.files_found} skipped, named above)"
+                   if corpus.files_skipped else "")
+        log.info("Corpus: %d file(s) used%s, %d sequence(s) of %.2f s (%d windows of %d "
+                 "samples); %d for training, %d for validation", corpus.files_used, skipped,
+                 data.num_train_sequences + data.num_val_sequences,
+                 length / config.sample_rate, corpus.windows_per_sequence, config.seq_len,
                  data.num_train_sequences, data.num_val_sequences)
         return data
+
+    @classmethod
+    def from_directory(cls, data_dir: str, config: ModelConfig, batch_size: int,
+                       num_val_batches: int = 1, seed: int = 0) -> "TrainingData":
+        """:func:`load_corpus`, then :meth:`from_corpus`."""
+        return cls.from_corpus(load_corpus(data_dir, config, batch_size, num_val_batches),
+                               config, batch_size, seed)
 
     def excerpt(self, seconds: float) -> np.ndarray:
         """Float audio of the first validation sequence (or training one): ``[samples]``."""

@@ -11,8 +11,6 @@ BATCH_SIZE = 64
 NUM_VAL_BATCHES = 1
 EARLY_STOPPING_PATIENCE = 3
 RANDOM_SEED = 0
-GENERATION_PRECISIONS = ("float32", "bfloat16")  # of the sampler's weights (generate.py --precision)
-GENERATION_PRECISION = "float32"   # bfloat16 was slower on the CPUs measured (benchmarks/RESULTS.md)
 
 
 def optimizer_settings() -> dict:

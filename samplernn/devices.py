@@ -4,12 +4,8 @@ Every script prints one line from :func:`start_line` when it starts, e.g.::
 
     Device: 1 x GPU (NVIDIA A100-SXM4-40GB), strategy: one device, precision: bfloat16, RNN: cuDNN
 
-``--mixed_precision True`` picks the precision per device
-(:func:`mixed_policy`): bfloat16 on GPUs of compute capability 8.0 and up,
-on TPUs and on CPUs with bfloat16 instructions (AVX512-BF16, AMX, Arm BF16);
-float16 with loss scaling on older GPUs; float32 on CPUs without bfloat16
-instructions, where bfloat16 is emulated and slower than float32. Weights,
-weight-norm norms, RNN states between windows, softmax and loss stay float32.
+What the devices are is found here; which precision they compute in is
+chosen from that in :mod:`samplernn.precision`.
 
 The recurrent layers use cuDNN (:func:`use_cudnn`) when a GPU is visible and
 the step is not XLA-compiled (cuDNN's RNN has no XLA kernel).
@@ -27,16 +23,12 @@ import shutil
 
 import tensorflow as tf
 
+from samplernn import precision
 from samplernn.layers import CUDNN_DTYPES, keras_tf_rnn
 
-BFLOAT16_GPU_CAPABILITY = (8, 0)   # Ampere and later compute in bfloat16 natively
 CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # /proc/cpuinfo flags (x86, Arm)
 NVIDIA_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0")
-PRECISION_COMPUTE_DTYPES = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 HIDDEN_ON_PURPOSE = ("", "-1")     # CUDA_VISIBLE_DEVICES values that hide every GPU
-PRECISION_NAMES = {"float32": "float32", "mixed_bfloat16": "bfloat16",
-                   "mixed_float16": "float16 (loss scaling)",
-                   "bfloat16": "bfloat16 weights, float32 sums"}  # the last: generation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,23 +111,6 @@ def gpu_problem(gpu_present: bool, built_with_cuda: bool):
             "SAMPLERNN_TF_LOGS=1 to see TensorFlow's messages)")
 
 
-def mixed_policy(devices: Devices, mixed_precision: bool):
-    """The Keras dtype policy for ``--mixed_precision``, and a note when the
-    request could not be honoured (else None)."""
-    if not mixed_precision:
-        return "float32", None
-    if devices.kind == "TPU":
-        return "mixed_bfloat16", None
-    if devices.kind == "GPU":
-        capability = devices.compute_capability or (0, 0)
-        if tuple(capability) >= BFLOAT16_GPU_CAPABILITY:
-            return "mixed_bfloat16", None
-        return "mixed_float16", None
-    if devices.cpu_bfloat16:
-        return "mixed_bfloat16", None
-    return "float32", "--mixed_precision: this CPU has no bfloat16 instructions"
-
-
 def choose_cudnn(gpu_count: int, jit_compile: bool, keras_has_cudnn: bool) -> bool:
     """cuDNN for the RNNs: a GPU, no XLA (cuDNN's RNN op has no XLA kernel), and
     Keras's cuDNN functions found."""
@@ -170,11 +145,11 @@ def start_line(devices: Devices, strategy: str, policy: str, cudnn: bool = None,
         what = f"{devices.count} x CPU ({devices.cpu_cores} cores)"
     else:
         what = f"{devices.count} x {devices.kind}"
-    line = f"Device: {what}, strategy: {strategy}, precision: {PRECISION_NAMES[policy]}"
+    line = f"Device: {what}, strategy: {strategy}, precision: {precision.DESCRIPTIONS[policy]}"
     if devices.kind == "GPU" and cudnn is not None:
         if not cudnn:
             line += ", RNN: loop (cuDNN is not used with --jit_compile)"
-        elif PRECISION_COMPUTE_DTYPES.get(policy, "float32") in CUDNN_DTYPES:
+        elif precision.COMPUTE_DTYPES.get(policy, "float32") in CUDNN_DTYPES:
             line += ", RNN: cuDNN"
         else:
             line += ", RNN: cuDNN in float32"

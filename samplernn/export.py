@@ -11,10 +11,13 @@ generation state and three functions, also exported as signatures::
             -> {"audio": float32 [batch_size, num_samples]}
         Audio in [-1, 1] continuing from where the previous call stopped. Two
         calls of n samples give the same audio as one call of 2n.
-    prime(audio: float32 [batch_size, n]) -> {"samples_used": int32 []}
-        Warms the state up on seed audio (at the model's rate), as
+    prime(audio: float32 [batch, n]) -> {"samples_used": int32 []}
+        Starts ``batch`` sequences afresh from the learned initial state and
+        warms them up on seed audio (at the model's rate), exactly as
         ``generate.py --seed`` does: the seed is cut to whole top frames
-        (dropping its start), n must be at least one top frame.
+        (dropping its start), n must be at least one top frame. The batch
+        size is the audio's (whatever ``reset`` set); the random seed stays
+        the one ``reset`` set.
 
 and, readable with TensorFlow alone: ``sample_rate`` (int32 variable),
 ``config_json`` and ``package_version`` (string variables), also written as
@@ -34,7 +37,7 @@ import tensorflow as tf
 
 from samplernn import quantization
 from samplernn.errors import UserError
-from samplernn.fileio import TEMPORARY_PREFIX, current_umask, write_error
+from samplernn.fileio import check_new_directory, current_umask, temporary_prefix, write_error
 from samplernn.sampler import Sampler
 
 METADATA_FILE = "samplernn.json"
@@ -69,6 +72,11 @@ class ExportedSampler(tf.Module):
         self._frames = tf.function(sampler.frames, jit_compile=True)
         self._warm_up = tf.function(sampler.warm_up, jit_compile=True)
 
+    def _initial_states(self, batch_size):
+        """The learned initial state (h0) of ``batch_size`` sequences."""
+        return tf.nest.map_structure(lambda row: tf.tile(row[None], [batch_size, 1]),
+                                     self.initial_rows)
+
     def _set_state(self, history, states) -> None:
         self.history.assign(history)
         tf.nest.map_structure(lambda variable, value: variable.assign(value), self.states,
@@ -78,8 +86,7 @@ class ExportedSampler(tf.Module):
     def reset(self, batch_size, seed):
         silence = quantization.silence_class(self._q_type, self._q_levels)
         self._set_state(tf.fill([batch_size, self._top], silence),
-                        tf.nest.map_structure(lambda row: tf.tile(row[None], [batch_size, 1]),
-                                              self.initial_rows))
+                        self._initial_states(batch_size))
         self.pending.assign(tf.zeros([batch_size, 0], tf.int32))
         self.position.assign(0)
         self.seed.assign(seed)
@@ -88,6 +95,10 @@ class ExportedSampler(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
                                   tf.TensorSpec([None], tf.float32)])
     def generate(self, num_samples, temperature):
+        tf.debugging.assert_equal(
+            tf.shape(temperature)[0], tf.shape(self.history)[0],
+            "generate() needs one temperature per sequence: as many as the batch size "
+            "given to reset() (or the rows of the audio given to prime())")
         needed = tf.maximum(num_samples - tf.shape(self.pending)[1], 0)
         num_frames = (needed + self._top - 1) // self._top
         per_call = self._sampler.max_frames_per_call
@@ -127,7 +138,7 @@ class ExportedSampler(tf.Module):
         classes = quantization.quantize_tf(audio[:, tf.shape(audio)[1] - usable:],
                                            self._q_type, self._q_levels)
         frames = tf.reshape(classes, [tf.shape(audio)[0], -1, self._top])
-        states = tf.nest.map_structure(tf.convert_to_tensor, self.states)
+        states = self._initial_states(tf.shape(audio)[0])   # from h0, as generate.py
         history, states = self._warm_up(frames[:, 0], states, frames[:, 1:])
         self._set_state(history, states)
         self.pending.assign(tf.zeros([tf.shape(audio)[0], 0], tf.int32))
@@ -138,14 +149,12 @@ class ExportedSampler(tf.Module):
 def export(sampler: Sampler, output_dir: str, version: str) -> str:
     """Write the SavedModel of ``sampler`` to ``output_dir`` (which must not exist, or
     be empty); it appears there only once complete. Returns ``output_dir``."""
-    if os.path.exists(output_dir) and (not os.path.isdir(output_dir) or os.listdir(output_dir)):
-        raise UserError(f"--output_dir {output_dir} already exists; choose a new directory "
-                        f"or remove it first")
+    check_new_directory(output_dir, "--output_dir")
     module = ExportedSampler(sampler, version)
     module.reset(tf.constant(1), tf.constant(0, tf.int64))   # give the state a shape
     parent = os.path.dirname(os.path.abspath(output_dir))
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=parent)
+    staging = tempfile.mkdtemp(prefix=temporary_prefix(), dir=parent)
     try:
         tf.saved_model.save(module, staging, signatures={
             "reset": module.reset, "generate": module.generate, "prime": module.prime})

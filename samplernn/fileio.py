@@ -7,12 +7,16 @@ temporary name beside its destination and renamed into place when complete.
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 
 from samplernn.errors import UserError
 
 TEMPORARY_PREFIX = ".tmp-"
+# Our temporary files and directories carry the writing process's id, so that a
+# later run can tell those left by a killed process from those being written.
+_OURS = re.compile(r"^\.tmp-samplernn-(\d+)-")
 FULL_DISK_BYTES = 1 << 20   # less free space than this, after a failed write: the disk is full
 
 
@@ -21,6 +25,43 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def temporary_prefix() -> str:
+    """``.tmp-samplernn-<pid>-``: the start of this process's temporary names."""
+    return f"{TEMPORARY_PREFIX}samplernn-{os.getpid()}-"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: str) -> list:
+    """Remove the temporary files and directories in ``directory`` that a process
+    of ours left behind when it was killed (its id no longer runs); return them."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        match = _OURS.match(name)
+        if not match or _process_exists(int(match.group(1))):
+            continue
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+        removed.append(path)
+    return removed
 
 
 def temporary_path_for(path: str) -> str:
@@ -34,7 +75,7 @@ def temporary_path_for(path: str) -> str:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     suffix = os.path.splitext(path)[1]
-    fd, tmp_path = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=suffix, dir=directory)
+    fd, tmp_path = tempfile.mkstemp(prefix=temporary_prefix(), suffix=suffix, dir=directory)
     os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     return tmp_path
@@ -89,3 +130,10 @@ def write_error(path: str, error: BaseException, what: str = "file") -> UserErro
                          f"space (or choose another location) and run again")
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return UserError(f"cannot write {what} {path}: {reason}")
+
+
+def check_new_directory(path: str, flag: str) -> None:
+    """An error unless ``path`` does not exist or is an empty directory (``flag`` names it)."""
+    if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise UserError(f"{flag} {path} already exists; choose a new directory or remove "
+                        f"it first")

@@ -3,9 +3,10 @@
 :class:`samplernn.sampler.Sampler` produces quantized samples block by block;
 :func:`write_generated` decodes each block and hands it to *sinks* (WAV files
 written as the audio is generated, a WAV stream on standard output, the
-sound card), shows progress, and stops cleanly on Ctrl-C, finishing every
-file with the audio generated so far. Also here: the file-naming rules,
-plots of generated files, seed loading and the audio written during training.
+sound card), shows progress, and stops cleanly on Ctrl-C or SIGTERM, finishing
+every file with the audio generated so far. Also here: plots of generated
+files and the audio written during training. File names and seeds, which need
+no model, are in :mod:`samplernn.generation_files`.
 """
 
 from __future__ import annotations
@@ -19,40 +20,13 @@ import tensorflow as tf
 
 from samplernn import quantization
 from samplernn.errors import UserError
+from samplernn.generation_files import (OUTPUT_EXTENSION, expand_temperatures, load_seed,
+                                        sequence_paths)
 from samplernn.interrupts import NEVER
 from samplernn.progress import GenerationProgress
-from samplernn.sampler import Sampler, expand_temperatures
+from samplernn.sampler import Sampler
 
 log = logging.getLogger("samplernn")
-
-STDOUT_PATH = "-"             # --output_path - streams WAV to standard output
-OUTPUT_EXTENSION = ".wav"
-
-
-# -------------------------------------------------------------------- naming
-def check_output_path(output_path: str) -> None:
-    """Reject an output path that cannot be written, before anything is generated."""
-    if output_path == STDOUT_PATH:
-        return
-    if os.path.isdir(output_path):
-        raise UserError(f"--output_path {output_path} is a directory; give a file name "
-                        f"such as {os.path.join(output_path, 'generated.wav')}")
-    extension = os.path.splitext(output_path)[1]
-    if extension.lower() != OUTPUT_EXTENSION:
-        raise UserError(f"--output_path {output_path} must end in {OUTPUT_EXTENSION} "
-                        f"(generated audio is written as 16-bit WAV); convert it afterwards "
-                        f"for other formats, e.g. ffmpeg -i out.wav out.mp3")
-
-
-def sequence_paths(output_path: str, temperatures: list, numbered: bool = None) -> list:
-    """File names for a batch: ``out.wav`` for one sequence, else ``out_<i>_t<temp>.wav``."""
-    numbered = len(temperatures) > 1 if numbered is None else numbered
-    if not numbered:
-        return [output_path]
-    stem, ext = os.path.splitext(output_path)
-    return [f"{stem}_{i}_t{t:g}{ext or OUTPUT_EXTENSION}"
-            for i, t in enumerate(temperatures, start=1)]
-
 
 # ------------------------------------------------------------------ writing
 @dataclasses.dataclass
@@ -164,20 +138,6 @@ def plot_generated(paths: list, sample_rate: int) -> list:
             audio, sample_rate, os.path.basename(path)))
         pngs.append(png_path)
     return pngs
-
-
-def load_seed(path: str, config, seed_offset: int = 0) -> np.ndarray:
-    """Quantized seed audio from ``path`` at the model's rate, from ``seed_offset``."""
-    from samplernn.audio import load_audio
-
-    if seed_offset < 0:
-        raise UserError(f"--seed_offset must be 0 or more, got {seed_offset}")
-    audio = load_audio(path, config.sample_rate)[seed_offset:]
-    if len(audio) < config.top_frame_size:
-        raise UserError(f"seed file {path} is too short: it needs at least --seed_offset "
-                        f"({seed_offset}) + {config.top_frame_size} samples (one top frame) "
-                        f"at {config.sample_rate} Hz")
-    return quantization.quantize(audio, config.q_type, config.q_levels)
 
 
 class TrainingAudioWriter:

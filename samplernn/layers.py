@@ -61,16 +61,24 @@ class Linear(keras.layers.Layer):
                                  name="bias") if use_bias else None
         self.built = True  # every weight is created above
 
-    def kernel(self):
-        """The effective kernel ``[input_dim, units]`` in the compute dtype."""
+    def kernel(self, dtype=None):
+        """The effective kernel ``[input_dim, units]`` in ``dtype`` (default: the
+        layer's compute dtype)."""
         v = tf.convert_to_tensor(self.v)                      # float32
         if self.weight_norm:
             v = v * (tf.convert_to_tensor(self.g) / tf.norm(v, axis=0))
-        return tf.cast(v, self.compute_dtype)
+        return tf.cast(v, dtype or self.compute_dtype)
 
     def bias(self):
         """The bias ``[units]``, or None."""
         return None if self.b is None else tf.convert_to_tensor(self.b)
+
+    def kernel_with_bias(self):
+        """``[input_dim + 1, units]`` float32: the kernel with the bias (zeros without
+        one) as its last row, whatever the dtype policy (the sampler's form)."""
+        bias = (tf.zeros([self.units]) if self.b is None
+                else tf.cast(tf.convert_to_tensor(self.b), tf.float32))
+        return tf.concat([self.kernel(tf.float32), bias[None]], axis=0)
 
     def call(self, x):
         y = tf.matmul(x, self.kernel())

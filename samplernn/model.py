@@ -148,10 +148,12 @@ class SampleMLP(keras.layers.Layer):
         self.output_map = Linear(dim, q, weight_norm=wn, name="sample_output")
         self.built = True  # every weight is created above
 
-    def tables(self):
-        """Per-position first-layer tables ``[frame_size, q_levels, dim]``."""
-        kernel = tf.reshape(self.first.kernel(), [self.frame_size, self.emb_size, -1])
-        return tf.einsum("qe,fed->fqd", tf.convert_to_tensor(self.embedding), kernel)
+    def tables(self, dtype=None):
+        """Per-position first-layer tables ``[frame_size, q_levels, dim]`` in ``dtype``
+        (default: the compute dtype)."""
+        kernel = tf.reshape(self.first.kernel(dtype), [self.frame_size, self.emb_size, -1])
+        embedding = tf.cast(tf.convert_to_tensor(self.embedding), kernel.dtype)
+        return tf.einsum("qe,fed->fqd", embedding, kernel)
 
     def head(self, first_layer_sum, conditioning):
         """``[..., dim]`` (first layer, before ReLU) + conditioning -> logits ``[..., q]``."""
@@ -209,6 +211,26 @@ class SampleRNN(keras.Model):
             conditioning, tier_new = tier(frames, conditioning, tier_states)
             new_states.append(tier_new)
         return self.sample_mlp(inputs, conditioning), new_states
+
+    def sampler_weights(self) -> dict:
+        """Every tensor the incremental sampler (:mod:`samplernn.sampler`) reads, in
+        float32 whatever the dtype policy the model was built under:
+
+        - ``{layer name: [input_dim + 1, units]}`` for every :class:`Linear` in the
+          model, found by walking its layers (so a new layer cannot be forgotten):
+          the effective kernel with the bias as its last row;
+        - ``"tables"``: the sample-level MLP's first-layer tables flattened to
+          ``[frame_size * q_levels, dim]`` (row ``p * q_levels + class``).
+        """
+        weights = {}
+        for layer in self._flatten_layers(include_self=False):   # Keras's own walk
+            if isinstance(layer, Linear):
+                if layer.name in weights:
+                    raise RuntimeError(f"two Linear layers are named {layer.name}")
+                weights[layer.name] = layer.kernel_with_bias()
+        weights["tables"] = tf.reshape(self.sample_mlp.tables(tf.float32),
+                                       [-1, self.config.dim])
+        return weights
 
     def variables_by_path(self) -> dict:
         """Every variable under a unique, stable name (for checkpoints)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import warnings
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from samplernn.errors import UserError
 
 PREBUFFER_SECONDS = 0.5   # audio queued before playback starts
 CAPACITY_SECONDS = 2.0    # the generator waits when this much is queued
+DRAIN_GRACE_SECONDS = 2.0  # close() waits this much longer than the queued audio lasts
 INSTALL_HINT = ("pip install sounddevice (on Linux PortAudio too: apt-get install "
                 "libportaudio2)")
 
@@ -129,12 +131,21 @@ class PlaybackSink:
         if self.buffer.queued >= self._prebuffer:
             self._start()
 
-    def close(self) -> None:
+    def close(self) -> bool:
+        """Play what is queued, then stop. The wait is bounded (the queued audio's
+        length plus :data:`DRAIN_GRACE_SECONDS`), so a stalled sound device cannot hang
+        the program; returns False (with a warning) when the device did not finish."""
         self.buffer.finish()
+        finished = True
         if self.buffer.queued:
             self._start()
-            self._done.wait()
+            bound = self.buffer.queued / self.sample_rate + DRAIN_GRACE_SECONDS
+            finished = self._done.wait(timeout=bound)
+            if not finished:
+                warnings.warn(f"the sound device stopped taking audio; gave up waiting after "
+                              f"{bound:.1f} s", stacklevel=2)
         self.abort()
+        return finished
 
     def abort(self) -> None:
         self.buffer.finish()

@@ -10,10 +10,13 @@ explicitly), the sample-level MLP runs once per sample. One compiled call
 per sample or per frame, and states and history carry from call to call.
 
 Precision (``precision="bfloat16"``): the weights, lookup tables included, are
-stored in bfloat16, half the bytes to read per step; each product takes its
-input rounded to bfloat16 and accumulates in float32 (oneDNN's and XLA's
-bfloat16 products do), and everything between products (gates, states,
-sums, logits, sampling) stays float32.
+stored in bfloat16, half the bytes to read per step, except the output
+layer's, which stay float32 (see :mod:`samplernn.precision`, rule 5: the
+logits are float32 sums). A bfloat16 product takes its input rounded to
+bfloat16 and returns a bfloat16 result, widened to float32 at once;
+everything between products (gates, states, sums, sampling) is float32.
+The weights come from :meth:`samplernn.model.SampleRNN.sampler_weights`,
+in float32 whatever policy the model was trained under.
 
 What is computed once per checkpoint (``Sampler.load_weights``):
 - weight-normalized kernels, so no norm is taken per step;
@@ -40,8 +43,10 @@ import numpy as np
 import tensorflow as tf
 
 from samplernn import quantization
-from samplernn.defaults import GENERATION_PRECISIONS
 from samplernn.errors import UserError
+from samplernn.generation_files import expand_temperatures
+from samplernn.precision import GENERATION_PRECISIONS
+
 _TINY = 1e-20  # keeps log(-log(u)) finite in the Gumbel noise
 PRECISIONS = {name: tf.as_dtype(name) for name in GENERATION_PRECISIONS}  # stored weights
 CALL_SECONDS = 0.2             # wall time aimed at per compiled generation call
@@ -70,15 +75,6 @@ def draw(logits, temperatures, noise_seed, noise=gumbel_noise):
                      output_type=tf.int32)
 
 
-def expand_temperatures(temperatures, num_seqs: int) -> list:
-    """One temperature per sequence: extra values dropped, the last one repeated."""
-    temperatures = list(temperatures) or [0.75]
-    for t in temperatures:
-        if not t > 0:
-            raise UserError(f"--temperature values must be positive, got {t}")
-    return (temperatures + [temperatures[-1]] * num_seqs)[:num_seqs]
-
-
 class Sampler:
     """Generates audio from a :class:`samplernn.model.SampleRNN`.
 
@@ -102,12 +98,15 @@ class Sampler:
         self._warm_up = tf.function(self.warm_up, jit_compile=jit_compile)
 
     # ---------------------------------------------------------------- weights
+    def _stored_dtype(self, name: str):
+        """The dtype weight ``name`` is stored in: the output layer's stays float32."""
+        return tf.float32 if name == self.model.sample_mlp.output_map.name else self.weight_dtype
+
     def _frozen(self, model):
         """Every tensor the sampler needs, as variables: ``{name: tf.Variable}``."""
-        values = _effective_weights(model)
-        return {name: tf.Variable(tf.cast(value, self.weight_dtype), trainable=False,
+        return {name: tf.Variable(tf.cast(value, self._stored_dtype(name)), trainable=False,
                                   name=name.replace("/", "_"))
-                for name, value in values.items()}
+                for name, value in model.sampler_weights().items()}
 
     @property
     def weight_variables(self) -> dict:
@@ -116,8 +115,8 @@ class Sampler:
 
     def load_weights(self, model=None) -> None:
         """Copy the (current) model weights into the sampler."""
-        for name, value in _effective_weights(model or self.model).items():
-            self._weights[name].assign(tf.cast(value, self.weight_dtype))
+        for name, value in (model or self.model).sampler_weights().items():
+            self._weights[name].assign(tf.cast(value, self._stored_dtype(name)))
 
     def _linear(self, name, x):
         """``x [..., in] -> x W + b [..., units]`` as one 2-D product: the bias is the
@@ -166,15 +165,16 @@ class Sampler:
         f0, q = self.config.sample_frame_size, self.config.q_levels
         tables = self._weights["tables"]                          # [F0 * q, dim]
         table_offsets = tf.range(f0, dtype=tf.int32) * q          # row of position p
+        output_layer = self.model.sample_mlp.output_map.name
 
         def body(j, history, logits_array):
             previous = history[:, self.top - f0:] + table_offsets      # [B, F0]
             rows = tf.cast(tf.gather(tables, previous), tf.float32)     # [B, F0, dim]
             first = tf.reduce_sum(rows, axis=1)                         # [B, dim]
             h = tf.nn.relu(first + conditioning[:, j])
-            for i in range(2):
-                h = tf.nn.relu(self._linear(f"sample_hidden{i}", h))
-            logits = self._linear("sample_output", h)                  # [B, q]
+            for hidden in self.model.sample_mlp.hidden:
+                h = tf.nn.relu(self._linear(hidden.name, h))
+            logits = self._linear(output_layer, h)                     # [B, q] float32
             if teacher is not None:
                 chosen = teacher[:, offset + j]
             else:
@@ -353,16 +353,3 @@ class Sampler:
         """All of :meth:`teacher_forced` as one array ``[B, n * top, q]``."""
         return np.concatenate([l.numpy() for l in self.teacher_forced(inputs)], axis=1)
 
-
-def _effective_weights(model) -> dict:
-    """``{name: tensor}``: every Linear's effective kernel with its bias, and the MLP tables."""
-    linears = [model.sample_mlp.first, *model.sample_mlp.hidden, model.sample_mlp.output_map]
-    for tier in model.tiers:
-        linears += [tier.input_map, tier.upsample, *tier.skip_maps]
-        linears += [m for rnn in tier.rnns for m in (rnn.input_map, rnn.recurrent_map)]
-    weights = {}
-    for layer in linears:  # kernel and bias as one [input_dim + 1, units] matrix
-        bias = layer.bias() if layer.b is not None else tf.zeros([layer.units])
-        weights[layer.name] = tf.concat([layer.kernel(), bias[None]], axis=0)
-    weights["tables"] = tf.reshape(model.sample_mlp.tables(), [-1, model.config.dim])
-    return weights

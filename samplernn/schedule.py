@@ -5,22 +5,36 @@ an exponential decay per epoch.
                              * decay_per_epoch ** max(0, epoch - decay_after_epochs + 1)
 
 ``step`` counts training steps from the start of training (over all epochs,
-0-based); ``epoch`` is 0-based. ``decay_after_epochs = None`` never decays;
+0-based: the optimizer's ``iterations``, saved in every checkpoint); ``epoch``
+is 0-based. ``decay_after_epochs = None`` never decays;
 ``warmup_steps = 0`` starts at the full rate. train.py's
 ``--reduce_learning_rate_after``, ``--learning_rate_decay`` and
 ``--learning_rate_warmup_steps`` fill it in; the defaults reproduce a constant
 rate, as PRiSM's train.py uses unless told otherwise.
+
+Each run saves its schedule as JSON beside its checkpoints, keyed by the flags
+(``learning_rate.json``); resuming with other values is an error naming them
+unless train.py is told ``--allow_schedule_change True``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 
 from samplernn.errors import UserError
+from samplernn.fileio import atomic_write_text
 
 # PRiSM's decay once --reduce_learning_rate_after is reached: e^-0.1 per epoch.
 DEFAULT_DECAY_PER_EPOCH = math.exp(-0.1)
+
+
+# The train.py flag of each field.
+FLAGS = {"base": "learning_rate", "warmup_steps": "learning_rate_warmup_steps",
+         "decay_after_epochs": "reduce_learning_rate_after",
+         "decay_per_epoch": "learning_rate_decay"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,3 +69,30 @@ class LearningRateSchedule:
     def rate(self, epoch: int, step: int) -> float:
         """The learning rate of global training ``step``, in 0-based ``epoch``."""
         return self.base * self.decay_factor(epoch) * self.warmup_factor(step)
+
+    # ------------------------------------------------------------- stored
+    def to_flags(self) -> dict:
+        """``{flag name: value}``, as saved beside a run's checkpoints."""
+        return {flag: getattr(self, field) for field, flag in FLAGS.items()}
+
+    def save(self, path: str) -> None:
+        atomic_write_text(path, json.dumps(self.to_flags(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str):
+        """The schedule saved at ``path``, or None where there is none (a run from
+        before schedules were saved, or a file that cannot be read)."""
+        if not os.path.isfile(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                flags = json.load(f)
+            return cls(**{field: flags[flag] for field, flag in FLAGS.items()})
+        except (OSError, ValueError, KeyError, TypeError, UserError):
+            return None
+
+    def differences(self, saved: "LearningRateSchedule") -> list:
+        """``["--learning_rate_warmup_steps: 200 in the checkpoint, 100 given now", ...]``."""
+        given, theirs = self.to_flags(), saved.to_flags()
+        return [f"--{flag}: {theirs[flag]} in the checkpoint, {given[flag]} given now"
+                for flag in given if given[flag] != theirs[flag]]

@@ -74,18 +74,6 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
     return _OPTIMIZER_CLASSES[name](learning_rate, clip_value=GRADIENT_CLIP_VALUE, **extra)
 
 
-def set_precision(policy: str) -> None:
-    """Build models from now on in ``policy`` (see :func:`samplernn.devices.mixed_policy`)."""
-    keras.mixed_precision.set_global_policy(policy)
-
-
-def with_loss_scaling(optimizer):
-    """Wrap ``optimizer`` for float16 training (bfloat16 has float32's range: no need)."""
-    if keras.mixed_precision.global_policy().compute_dtype == "float16":
-        return keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
 class Trainer:
     """The compiled training and evaluation steps of one model and optimizer.
 
@@ -275,7 +263,10 @@ def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule):
     interrupted. On an interruption ``progress`` records the steps done and their
     loss sums (for the checkpoint); at the end it records the completed epoch."""
     epoch, step = int(progress.epoch), int(progress.step)
-    global_step = epoch * data.train_steps_per_epoch + step   # over all epochs, 0-based
+    # Steps applied over all epochs (0-based), as the optimizer counts them and the
+    # checkpoint stores them: a resume with another batch size or corpus continues
+    # the warm-up where it stopped. Read once; each step below adds one.
+    global_step = int(trainer.optimizer.iterations.numpy())
     learning_rate = schedule.rate(epoch, global_step)
     trainer.optimizer.learning_rate.assign(learning_rate)
     states = trainer.initial_states(data.batch_size)

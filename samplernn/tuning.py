@@ -9,75 +9,22 @@ for the whole search.
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import json
+import importlib
 import logging
-import math
-import os
+import traceback
 
 import keras_tuner
 
 from samplernn import checkpoints, devices, training
 from samplernn.callbacks import ImprovementTracker
-from samplernn.config import ConfigError, ModelConfig
+from samplernn.config import ModelConfig
 from samplernn.data import (TrainingData, cut_sequences, find_audio_files, load_quantized_files,
                             split_sequences)
 from samplernn.errors import UserError
 from samplernn.model import build_model
+from samplernn.search_space import MODEL_KEYS, OBJECTIVES, SearchSpace, best_epoch, choice_text
 
 log = logging.getLogger("samplernn")
-
-MODEL_KEYS = ("frame_sizes", "dim", "rnn_type", "num_rnn_layers", "seq_len", "q_type",
-              "skip_conn")
-TRAINING_KEYS = ("learning_rate", "momentum", "batch_size")
-TUNER_TYPES = ("random_search", "bayesian", "hyperband")
-OBJECTIVES = {"loss": "min", "val_loss": "min", "accuracy": "max", "val_accuracy": "max"}
-
-
-@dataclasses.dataclass
-class SearchSpace:
-    """Lists of choices; a key with one choice is fixed."""
-    choices: dict       # key -> list of values (frame_sizes as lists of ints)
-
-    def validate(self, base: ModelConfig) -> None:
-        """Reject any choice, or pair of choices, that makes an invalid model or run."""
-        for frame_sizes, seq_len in itertools.product(
-                self.choices.get("frame_sizes", [list(base.frame_sizes)]),
-                self.choices.get("seq_len", [base.seq_len])):
-            _check(base, f"--frame_sizes {_text(frame_sizes)} with --seq_len {seq_len}",
-                   frame_sizes=frame_sizes, seq_len=seq_len)
-        for key in MODEL_KEYS:
-            if key not in ("frame_sizes", "seq_len"):
-                for value in self.choices.get(key, []):
-                    _check(base, f"--{key} {_text(value)}", **{key: value})
-        for key in ("learning_rate", "batch_size"):
-            for value in self.choices.get(key, []):
-                if not value > 0:
-                    raise UserError(f"--{key} choices must be positive, got {value}")
-
-    def define(self, hp: keras_tuner.HyperParameters) -> dict:
-        """Register the choices with Keras Tuner; return this trial's values."""
-        values = {}
-        for key, options in self.choices.items():
-            if key == "frame_sizes":
-                chosen = hp.Choice(key, [_text(o) for o in options])
-                values[key] = [int(size) for size in chosen.split(",")]
-            else:
-                values[key] = hp.Choice(key, options)
-        return values
-
-
-def _check(base: ModelConfig, what: str, **values) -> None:
-    try:
-        base.replace(source=what, **values)
-    except ConfigError as e:
-        raise UserError(str(e)) from None
-
-
-def _text(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
 
 class SampleRNNHyperModel(keras_tuner.HyperModel):
     """Builds a model per trial and trains it with :func:`samplernn.training.fit`."""
@@ -101,6 +48,20 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
         return build_model(config, use_cudnn=devices.use_cudnn())
 
     def fit(self, hp, model, *args, **kwargs):
+        """Train one trial. A problem of ours (a :class:`UserError`) fails the trial
+        with one line naming its values; any other error prints its traceback."""
+        values = self.space.define(hp)
+        try:
+            return self._fit(hp, model, **kwargs)
+        except UserError as e:
+            chosen = ", ".join(f"{key}={choice_text(value)}" for key, value in values.items())
+            log.warning("Trial failed (%s): %s", chosen or "base config", e)
+            raise keras_tuner.errors.FailedTrialError(str(e)) from None
+        except Exception:
+            traceback.print_exc()
+            raise
+
+    def _fit(self, hp, model, **kwargs):
         config, values = self.trial_values(hp)
         data = self._data(config, values["batch_size"])
         optimizer = training.make_optimizer(values.get("optimizer", "adam"),
@@ -123,47 +84,15 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
         return TrainingData(split, windows, config, batch_size)
 
 
-def best_epoch(history: list, objective: str) -> dict:
-    """The metrics of the epoch that is best for ``objective`` (accuracy in percent)."""
-    if not history or objective not in history[0]:
-        raise UserError(f"the objective {objective} was not measured; use --num_val_batches "
-                        f"1 or more for val_loss and val_accuracy")
-    pick = min if OBJECTIVES[objective] == "min" else max
-    best = pick(history, key=lambda logs: logs[objective])
-    return {k: float(v) for k, v in best.items() if isinstance(v, float) and math.isfinite(v)}
-
-
-SEARCH_RECORD = "samplernn_search.json"   # the arguments a search was started with
-
-
-def check_resumed_search(project_dir: str, arguments: dict, overwrite: bool) -> None:
-    """Resuming a search with other arguments than it was started with is an
-    error (Keras Tuner would mix the two searches' trials)."""
-    path = os.path.join(project_dir, SEARCH_RECORD)
-    if overwrite or not os.path.isfile(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        stored = json.load(f)
-    arguments = json.loads(json.dumps(arguments))   # tuples as lists, as stored
-    changed = [f"{key}: {stored.get(key)} != {arguments.get(key)}"
-               for key in sorted(set(stored) | set(arguments))
-               if stored.get(key) != arguments.get(key)]
-    if changed:
-        raise UserError(f"the search in {project_dir} was started with other arguments "
-                        f"({'; '.join(changed)}); give the same arguments to resume it, "
-                        f"or --overwrite True to start afresh")
-
-
-def record_search(project_dir: str, arguments: dict) -> None:
-    """Store the arguments that define the search, for :func:`check_resumed_search`."""
-    from samplernn.fileio import atomic_write_text
-
-    atomic_write_text(os.path.join(project_dir, SEARCH_RECORD),
-                      json.dumps(arguments, indent=2) + "\n")
-
-
-def search(tuner) -> None:
-    """Run the search; if every trial failed, a one-line error with their reason."""
+def search(tuner, verbose: bool = False) -> None:
+    """Run the search; if every trial failed, a one-line error with their reason.
+    Keras Tuner's own traceback of each failed trial is printed only if ``verbose``."""
+    # Keras Tuner prints every failed trial's traceback while its (private) DEBUG
+    # switch is on, as it is by default; our trials log one line instead.
+    try:
+        importlib.import_module("keras_tuner.src.config").DEBUG = verbose
+    except ImportError:   # another Keras Tuner layout: its tracebacks stay
+        pass
     try:
         tuner.search()
     except RuntimeError as e:      # Keras Tuner stops after consecutive failures
@@ -186,8 +115,7 @@ def _last_line(message: str) -> str:
 
 def make_tuner(kind: str, hypermodel, objective: str, max_trials: int, num_epochs: int,
                directory: str, project_name: str, seed: int = 0, overwrite: bool = False):
-    if kind not in TUNER_TYPES:
-        raise UserError(f"unknown --type {kind!r}; choose one of {', '.join(TUNER_TYPES)}")
+    """A Keras Tuner of ``kind`` (one of :data:`TUNER_TYPES`, checked by tune.py)."""
     target = keras_tuner.Objective(objective, direction=OBJECTIVES[objective])
     common = dict(objective=target, directory=directory, project_name=project_name,
                   seed=seed, overwrite=overwrite)

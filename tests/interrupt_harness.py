@@ -7,7 +7,8 @@ for PAUSE_SECONDS, so that a test can send it a real SIGINT at that moment.
 The script's own code is unchanged; only the named function is wrapped.
 Phases: startup (loading the corpus), step (inside the third training step),
 validation (inside the second validation step), generation (between two
-generated blocks), save (inside a checkpoint save), none.
+generated blocks), save (inside a checkpoint save), export (inside the SavedModel
+save, its staging directory present), none.
 """
 
 import os
@@ -42,8 +43,7 @@ def install(phase: str) -> None:
     from samplernn import data, sampler, training
 
     if phase == "startup":
-        data.TrainingData.from_directory = classmethod(
-            on_call(1, phase, data.TrainingData.from_directory.__func__))
+        data.load_corpus = on_call(1, phase, data.load_corpus)
     elif phase in ("step", "validation"):
         original_init = training.Trainer.__init__
 
@@ -69,6 +69,10 @@ def install(phase: str) -> None:
         import tensorflow as tf
 
         tf.train.CheckpointManager.save = on_call(1, phase, tf.train.CheckpointManager.save)
+    elif phase == "export":
+        import tensorflow as tf
+
+        tf.saved_model.save = on_call(1, phase, tf.saved_model.save)
     elif phase != "none":
         raise SystemExit(f"unknown phase {phase}")
 

@@ -92,4 +92,4 @@ def test_save_load_round_trip_and_overrides(tmp_path):
     save_config(c, path)
     assert load_config(path) == c
     assert load_config(path, sample_rate=16000).sample_rate == 16000
-    assert c.differences(c.replace(dim=64)) == ["dim: 48 != 64"]
+    assert c.differences(c.replace(dim=64)) == ["dim: 64 in the checkpoint, 48 given now"]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from samplernn import layers
 from samplernn.layers import Recurrent
 
 BATCH, TIME, INPUT_DIM, UNITS = 3, 7, 6, 8
@@ -98,8 +99,18 @@ def test_packed_weights_through_keras_standard_rnn_equal_recurrent(rnn_type, wei
 
 
 @pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
-def test_cudnn_path_without_a_gpu_falls_back_to_scan(rnn_type):
+def test_cudnn_path_without_a_gpu_falls_back_to_scan(rnn_type, monkeypatch):
+    """The cuDNN layer really asks Keras's cuDNN function; without a GPU that refuses
+    (NotImplementedError), and the layer computes the scan path's values instead."""
     assert not tf.config.list_logical_devices("GPU")
+    calls = []
+    original = getattr(layers.keras_tf_rnn, rnn_type)
+
+    def spy(*args, **kwargs):
+        calls.append(rnn_type)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(layers.keras_tf_rnn, rnn_type, spy)
     scan = randomized_layer(rnn_type, True, use_cudnn=False)
     cudnn = randomized_layer(rnn_type, True, use_cudnn=True)
     inputs = tf.constant(np.random.default_rng(3).normal(size=(BATCH, TIME, INPUT_DIM)),
@@ -110,8 +121,23 @@ def test_cudnn_path_without_a_gpu_falls_back_to_scan(rnn_type):
     compiled = tf.function(lambda x, s: cudnn(x, s))
     cudnn_values, cudnn_gradients = outputs_and_gradients(
         lambda s: compiled(inputs, s), cudnn, inputs, output_weights)
+    assert calls, "the cuDNN layer never tried Keras's cuDNN function"
     for a, b in zip(scan_values + scan_gradients, cudnn_values + cudnn_gradients):
         np.testing.assert_allclose(a, b, atol=TOLERANCE, rtol=TOLERANCE)
+
+
+@pytest.mark.parametrize("rnn_type", ["gru", "lstm"])
+def test_projecting_inputs_ahead_or_per_step_gives_the_same_layer(rnn_type):
+    """The two scan variants (benchmarks/training.py measures both) share weights and values."""
+    ahead = randomized_layer(rnn_type, True)
+    per_step = layers.Recurrent(rnn_type, INPUT_DIM, UNITS, project_inputs_ahead=False)
+    for mine, theirs in zip(per_step.weights, ahead.weights):
+        mine.assign(theirs)
+    inputs = tf.constant(np.random.default_rng(5).normal(size=(BATCH, TIME, INPUT_DIM)),
+                         tf.float32)
+    state = ahead.initial_state(BATCH)
+    for a, b in zip(tf.nest.flatten(ahead(inputs, state)), tf.nest.flatten(per_step(inputs, state))):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=TOLERANCE, rtol=TOLERANCE)
 
 
 def test_keras_packing_swaps_nothing_it_should_not():

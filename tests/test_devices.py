@@ -2,7 +2,7 @@
 
 import pytest
 
-from samplernn import devices
+from samplernn import devices, precision
 from samplernn.devices import Devices
 
 A100 = Devices("GPU", 1, ("NVIDIA A100-SXM4-40GB",), (8, 0))
@@ -34,11 +34,15 @@ def test_cpu_bfloat16_from_cpuinfo_flags(tmp_path, lines, expected):
     (PLAIN_CPU, "float32", True),
 ])
 def test_mixed_precision_is_chosen_per_device(found, policy, noted):
-    assert devices.mixed_policy(found, False) == ("float32", None)
-    chosen, note = devices.mixed_policy(found, True)
+    assert precision.choose_policy(found, False) == ("float32", None)
+    chosen, note = precision.choose_policy(found, True)
     assert chosen == policy and (note is not None) == noted
     if noted:
         assert "no bfloat16 instructions" in note
+    # A forced policy holds on any device.
+    for text, forced in (("bfloat16", "mixed_bfloat16"), ("float16", "mixed_float16")):
+        assert precision.choose_policy(found, precision.parse_mixed_precision(text)) == (
+            forced, None)
 
 
 def test_cudnn_needs_a_gpu_no_xla_and_keras_cudnn_functions():
@@ -58,10 +62,11 @@ def test_start_lines():
             "precision: float16 (loss scaling), RNN: cuDNN")
     assert devices.start_line(A100, "one device", "float32", cudnn=False).endswith(
         "RNN: loop (cuDNN is not used with --jit_compile)")
-    _, note = devices.mixed_policy(PLAIN_CPU, True)
+    _, note = precision.choose_policy(PLAIN_CPU, True)
     assert (devices.start_line(PLAIN_CPU, "one device", "float32", cudnn=False, note=note) ==
             "Device: 1 x CPU (2 cores), strategy: one device, precision: float32; "
-            "--mixed_precision: this CPU has no bfloat16 instructions")
+            "--mixed_precision: this CPU has no bfloat16 instructions (--mixed_precision "
+            "bfloat16 forces it)")
 
 
 def test_a_gpu_that_tensorflow_cannot_use_is_named_in_the_start_line():

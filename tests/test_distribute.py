@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from samplernn import checkpoints
+from samplernn import runs
 from samplernn.config import save_config
 from samplernn.data import ReplicaShard, TrainingData, split_sequences
 from conftest import REPO_ROOT, tiny_config
@@ -103,7 +103,7 @@ def test_two_workers_on_loopback(tmp_path, demo_dir):
         assert code == 0, output[-3000:]
     fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
     assert fingerprints[0] == fingerprints[1]
-    (run_dir,) = checkpoints.run_dirs(str(tmp_path / "logdir" / "mw"))
+    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
     assert sorted(f for f in os.listdir(run_dir) if f.endswith(".index")) == ["model.ckpt-1.index"]
     assert os.listdir(tmp_path / "gen" / "mw") == ["mw_e=1_1_t0.75.wav"]  # the chief's only
     assert "Epoch: 1/1 done" in results[0][1] and "Worker finished" in results[1][1]
@@ -118,7 +118,7 @@ def test_two_workers_on_loopback(tmp_path, demo_dir):
     assert "Epoch: 2/2, Step: 1/" in results[0][1]  # only the chief prints statistics
     fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
     assert fingerprints[0] == fingerprints[1]
-    assert len(checkpoints.run_dirs(str(tmp_path / "logdir" / "mw"))) == 2
+    assert len(runs.run_dirs(str(tmp_path / "logdir" / "mw"))) == 2
 
 
 def test_unknown_strategy_and_indivisible_batch():

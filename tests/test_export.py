@@ -15,7 +15,7 @@ import generate
 from samplernn import quantization
 from samplernn.errors import UserError
 from samplernn.model import build_model
-from conftest import save_untrained, tiny_config
+from conftest import save_untrained, tiny_config, write_tone
 
 PROCESS_TIMEOUT_S = 300
 
@@ -38,13 +38,26 @@ model.reset(tf.constant(2), tf.constant(seed, tf.int64))
 primed = model.prime(tf.constant(np.zeros((2, 40), np.float32)))["samples_used"].numpy()
 pair = model.generate(tf.constant(10), tf.constant([1.0, 0.5]))["audio"].numpy()
 np.save(sys.argv[5], np.concatenate([first, second], axis=1)[0])
+# prime() starts from the initial state whatever came before, with the audio's batch.
+model.generate(tf.constant(37), tf.constant([1.0, 1.0]))
+seed_audio = np.load(sys.argv[6])
+model.reset(tf.constant(3), tf.constant(seed, tf.int64))
+model.generate(tf.constant(50), tf.constant([1.0, 1.0, 1.0]))
+model.prime(tf.constant(seed_audio[None]))
+np.save(sys.argv[7], model.generate(tf.constant(half), tf.constant([temperature]))["audio"]
+        .numpy()[0])
+try:
+    model.generate(tf.constant(5), tf.constant([1.0, 1.0]))
+    mismatch = ""
+except tf.errors.InvalidArgumentError as e:
+    mismatch = e.message
 print(json.dumps({"split_equals_whole": bool(np.array_equal(np.concatenate([first, second], 1),
                                                             whole)),
                   "sample_rate": int(model.sample_rate.numpy()),
                   "dim": json.loads(model.config_json.numpy())["dim"],
                   "version": model.package_version.numpy().decode(),
                   "primed": int(primed), "pair_shape": list(pair.shape),
-                  "in_range": bool(np.all(np.abs(whole) <= 1.0)),
+                  "in_range": bool(np.all(np.abs(whole) <= 1.0)), "mismatch": mismatch,
                   "modules": sorted(m for m in sys.modules if m.startswith("samplernn"))}))
 """
 
@@ -69,8 +82,15 @@ def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):
     reference = str(tmp_path / "reference.wav")
     generate.main(["--output_path", reference, "--checkpoint_path", run_dir,
                    "--dur", str(2 * half / 8000), "--random_seed", "5", "--temperature", "0.9"])
+    # A seed of real, non-silent audio, as generate.py reads it back from the WAV file.
+    seed_wav = write_tone(str(tmp_path / "seed.wav"), 0.05, 8000, frequency=330.0)
+    np.save(str(tmp_path / "seed.npy"), soundfile.read(seed_wav, dtype="float32")[0])
+    seeded = str(tmp_path / "seeded.wav")
+    generate.main(["--output_path", seeded, "--checkpoint_path", run_dir, "--seed", seed_wav,
+                   "--dur", str(half / 8000), "--random_seed", "5", "--temperature", "0.9"])
     result = subprocess.run([sys.executable, "-c", CLIENT, exported, "5", "0.9", str(half),
-                             str(tmp_path / "exported.npy")], cwd=str(tmp_path),
+                             str(tmp_path / "exported.npy"), str(tmp_path / "seed.npy"),
+                             str(tmp_path / "primed.npy")], cwd=str(tmp_path),
                             capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S,
                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -87,6 +107,12 @@ def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):
     assert len(ours) == len(theirs) == 2 * half
     np.testing.assert_array_equal(quantization.quantize(ours, "mu-law", 256),
                                   quantization.quantize(theirs, "mu-law", 256))
+    # prime() on the seed, after other generation, continues it as generate.py --seed does.
+    primed = np.load(str(tmp_path / "primed.npy"))
+    from_seed, _ = soundfile.read(seeded, dtype="float32")
+    np.testing.assert_array_equal(quantization.quantize(primed, "mu-law", 256),
+                                  quantization.quantize(from_seed, "mu-law", 256))
+    assert "one temperature per sequence" in report["mismatch"]
 
 
 def test_export_refuses_to_overwrite(run_dir, tmp_path):

@@ -19,7 +19,7 @@ import chunk_audio
 import generate
 import train
 import tune
-from samplernn import audio, checkpoints, data, fileio
+from samplernn import audio, checkpoints, data, fileio, runs
 from samplernn.config import load_config, save_config
 from samplernn.errors import UserError
 from samplernn.model import build_model
@@ -49,7 +49,9 @@ def small_disk(path, size_kb):
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs",
                               str(path)], capture_output=True)
     if mounted.returncode:
-        pytest.skip("cannot mount a small file system here (needs root)")
+        if os.geteuid() == 0:   # root can mount: a failure here is a real problem
+            pytest.fail(f"mounting a tmpfs failed as root: {mounted.stderr.decode()}")
+        pytest.skip("full-disk test needs root to mount a small tmpfs (run as root, as CI does)")
     try:
         yield path
     finally:
@@ -86,7 +88,7 @@ def test_train_on_a_full_disk_keeps_the_previous_checkpoint(tiny_run, tmp_path):
     with small_disk(tmp_path / "disk", 4096) as disk:
         logdir = os.path.join(disk, "logdir")
         assert run(logdir=logdir) == 0
-        first = checkpoints.latest_checkpoint(os.path.join(logdir, "f"))
+        first = runs.latest_checkpoint(os.path.join(logdir, "f"))
         before = {f: open(os.path.join(os.path.dirname(first), f), "rb").read()
                   for f in os.listdir(os.path.dirname(first)) if f.startswith("model.ckpt-1")}
         fill(disk, 120_000)   # room for the run's logs, not for a checkpoint
@@ -95,7 +97,7 @@ def test_train_on_a_full_disk_keeps_the_previous_checkpoint(tiny_run, tmp_path):
             run("--num_epochs", 2, logdir=logdir)
         for name, content in before.items():   # the previous checkpoint is intact
             assert open(os.path.join(os.path.dirname(first), name), "rb").read() == content
-        assert checkpoints.latest_checkpoint(os.path.join(logdir, "f")) == first
+        assert runs.latest_checkpoint(os.path.join(logdir, "f")) == first
 
 
 # ------------------------------------------------------------ sequence length
@@ -115,13 +117,13 @@ def test_one_short_file_does_not_shorten_every_sequence(caplog):
 def test_rerunning_a_finished_training_creates_no_run_directory(tiny_run, caplog):
     run, tmp_path = tiny_run
     assert run() == 0
-    runs = checkpoints.run_dirs(str(tmp_path / "logdir" / "f"))
+    runs = runs.run_dirs(str(tmp_path / "logdir" / "f"))
     unfinished = os.path.join(runs[0], "model.ckpt-2_temp")   # what a killed save leaves
     os.makedirs(unfinished)
     with caplog.at_level("INFO", logger="samplernn"):
         assert run() == 0
     assert "Nothing to do" in caplog.text and "completed 1 epoch(s)" in caplog.text
-    assert checkpoints.run_dirs(str(tmp_path / "logdir" / "f")) == runs
+    assert runs.run_dirs(str(tmp_path / "logdir" / "f")) == runs
     assert not os.path.exists(unfinished)   # removed at the start
 
 
@@ -129,7 +131,7 @@ def test_a_failed_start_leaves_no_run_directory(tiny_run):
     run, tmp_path = tiny_run
     with pytest.raises(UserError, match="does not exist"):
         run("--generate", "True", "--seed", tmp_path / "missing.wav")
-    assert checkpoints.run_dirs(str(tmp_path / "logdir" / "f")) == []
+    assert runs.run_dirs(str(tmp_path / "logdir" / "f")) == []
 
 
 # ------------------------------------------------------- generate.py outputs
@@ -158,7 +160,7 @@ def test_training_config_with_an_overridden_sample_rate_is_no_mismatch(tmp_path)
 
 
 # ------------------------------------------------------------------- tune.py
-def test_a_search_whose_trials_all_fail_is_an_error(tmp_path, demo_dir):
+def test_a_search_whose_trials_all_fail_is_an_error(tmp_path, demo_dir, capsys, caplog):
     base = str(tmp_path / "base.config.json")
     save_config(tiny_config(), base)
     args = ["--data_dir", demo_dir, "--config_file", base, "--num_epochs", "1",
@@ -170,6 +172,13 @@ def test_a_search_whose_trials_all_fail_is_an_error(tmp_path, demo_dir):
     message = str(error.value)
     assert message.startswith("every trial of the search failed")
     assert message.count("--batch_size 100") == 1 and "\n" not in message
+    # Each failed trial is one line naming its values; no traceback.
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Trial failed")]
+    assert len(failed) == 2 and all("\n" not in line for line in failed)
+    assert {line.split(":")[0] for line in failed} == {"Trial failed (dim=16, batch_size=100)",
+                                                      "Trial failed (dim=24, batch_size=100)"}
     assert not os.path.exists(tmp_path / "best.config.json")
     with pytest.raises(UserError, match=r"started with other arguments .*--overwrite True"):
         tune.main(args[:-1] + ["50"])
@@ -237,7 +246,7 @@ def test_quiet_logs_when_output_is_not_a_terminal(tmp_path, demo_dir):
     assert len(summaries) == 2
     assert "Sharding callback" not in result.stdout + result.stderr
     assert "oneDNN" not in result.stdout + result.stderr
-    (run_dir,) = checkpoints.run_dirs(str(tmp_path / "logdir" / "q"))
+    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "q"))
     rows = list(csv.DictReader(open(os.path.join(run_dir, "metrics.csv"))))
     console = re.search(r"Epoch: 2/2 done, .* Accuracy: ([\d.]+), .* Val Accuracy: ([\d.]+)",
                         summaries[-1])

@@ -6,7 +6,7 @@ import soundfile
 import tensorflow as tf
 
 import generate
-from samplernn import checkpoints, generation
+from samplernn import checkpoints, generation, generation_files, runs
 from samplernn.config import save_config
 from samplernn.errors import UserError
 from samplernn.model import build_model
@@ -61,7 +61,9 @@ def test_bfloat16_sampler_stays_close_to_the_model(changes):
     inputs = np.random.default_rng(1).integers(0, 256, (2, 16 + 64)).astype(np.int32)
     expected = model(tf.constant(inputs), model.initial_states(2))[0].numpy()
     sampler = Sampler(model, precision="bfloat16")
-    assert all(v.dtype == tf.bfloat16 for v in sampler.weight_variables.values())
+    stored = {name: v.dtype for name, v in sampler.weight_variables.items()}
+    assert stored.pop(model.sample_mlp.output_map.name) == tf.float32   # float32 logits
+    assert set(stored.values()) == {tf.bfloat16}
     got = sampler.teacher_forced_logits(inputs)
     relative = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
     assert 1e-4 < relative < BFLOAT16_LOGIT_TOLERANCE   # rounded, but only by rounding
@@ -93,12 +95,12 @@ def test_generation_is_reproducible_and_temperature_matters():
 
 
 def test_temperature_list_and_file_names():
-    assert generation.expand_temperatures([0.5, 0.9], 4) == [0.5, 0.9, 0.9, 0.9]
-    assert generation.expand_temperatures([0.5, 0.9, 1.0], 2) == [0.5, 0.9]
+    assert generation_files.expand_temperatures([0.5, 0.9], 4) == [0.5, 0.9, 0.9, 0.9]
+    assert generation_files.expand_temperatures([0.5, 0.9, 1.0], 2) == [0.5, 0.9]
     with pytest.raises(UserError, match="positive"):
-        generation.expand_temperatures([0.0], 1)
-    assert generation.sequence_paths("out/x.wav", [0.5]) == ["out/x.wav"]
-    assert generation.sequence_paths("out/x.wav", [0.5, 1.0]) == ["out/x_1_t0.5.wav",
+        generation_files.expand_temperatures([0.0], 1)
+    assert generation_files.sequence_paths("out/x.wav", [0.5]) == ["out/x.wav"]
+    assert generation_files.sequence_paths("out/x.wav", [0.5, 1.0]) == ["out/x_1_t0.5.wav",
                                                                   "out/x_2_t1.wav"]
 
 
@@ -107,8 +109,8 @@ def checkpoint(tmp_path):
     """A saved (untrained) tiny model in a run directory."""
     config = tiny_config()
     model = trained_like(build_model(config))
-    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "g")
-    checkpoints.save_run_config(run_dir, config)
+    run_dir = runs.new_run_dir(str(tmp_path / "logdir"), "g")
+    runs.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-7"))
     tf.train.CheckpointManager(checkpoints.make_checkpoint(model), run_dir, 5,
                                checkpoint_name="model.ckpt").save(checkpoint_number=8)
@@ -148,7 +150,7 @@ def test_generate_errors(checkpoint):
         generate.main(["--output_path", "x.wav", "--checkpoint_path", str(tmp / "missing")])
     other = str(tmp / "other.config.json")
     save_config(config.replace(dim=64), other)
-    with pytest.raises(UserError, match=r"does not match checkpoint .*dim: 64 != 32"):
+    with pytest.raises(UserError, match=r"does not match checkpoint .*dim: 32 in the checkpoint, 64 given now"):
         generate.main(base + ["--config_file", other])
     short = write_tone(str(tmp / "short.wav"), 0.01, 8000)  # 80 samples
     with pytest.raises(UserError, match="too short"):

@@ -1,6 +1,6 @@
-"""Ctrl-C, as a real SIGINT sent to a train.py or generate.py process, at every phase.
+"""Ctrl-C (a real SIGINT) and SIGTERM sent to train.py, generate.py and export.py.
 
-Each run must exit with status 130, print no traceback and leave consistent
+Each run must exit with status 130 (143 for SIGTERM), print no traceback and leave consistent
 files: a checkpoint whose recorded progress matches the optimizer's step
 count (so no window is trained twice or skipped on resume), valid WAV files,
 and no temporary files.
@@ -21,13 +21,14 @@ import soundfile
 import tensorflow as tf
 
 import train
-from samplernn import checkpoints
+from samplernn import runs
 from samplernn.config import save_config
 from conftest import DEMO_SAMPLE_RATE, DEMO_SECONDS, REPO_ROOT, tiny_config
 
 HARNESS = os.path.join(REPO_ROOT, "tests", "interrupt_harness.py")
 PROCESS_TIMEOUT_S = 120
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 SEQ_LEN = 256
 # The demo corpus: 8 files, 4 of them for training, in one batch of 4
 # sequences of (samples - top frame) // SEQ_LEN windows.
@@ -53,16 +54,16 @@ def wait_for_phase(process, phase):
     raise AssertionError(f"phase {phase} never came:\n{''.join(lines)}\n{process.stderr.read()}")
 
 
-def interrupt(process, presses=1, gap=0.0):
+def interrupt(process, presses=1, gap=0.0, signum=signal.SIGINT):
     for _ in range(presses):
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         time.sleep(gap)
     out, err = process.communicate(timeout=PROCESS_TIMEOUT_S)
     return out, err
 
 
-def assert_clean_exit(process, err):
-    assert process.returncode == EXIT_INTERRUPTED, err[-3000:]
+def assert_clean_exit(process, err, status=EXIT_INTERRUPTED):
+    assert process.returncode == status, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
 
 
@@ -88,7 +89,7 @@ def training_run(tmp_path, demo_dir):
 
 def consistent_checkpoint(tmp_path, steps_per_epoch):
     """The newest checkpoint; asserts its progress matches its optimizer step count."""
-    prefix = checkpoints.latest_checkpoint(str(tmp_path / "logdir" / "c"))
+    prefix = runs.latest_checkpoint(str(tmp_path / "logdir" / "c"))
     assert prefix, "no checkpoint was saved"
     reader = tf.train.load_checkpoint(prefix)
     value = lambda name: int(reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE"))  # noqa
@@ -101,7 +102,7 @@ def resume_to_the_end(arguments, tmp_path, steps_per_epoch):
     assert train.main([str(a) for a in arguments]) == 0
     prefix, epochs, step = consistent_checkpoint(tmp_path, steps_per_epoch)
     assert (epochs, step) == (1, 0)
-    for run_dir in checkpoints.run_dirs(str(tmp_path / "logdir" / "c")):
+    for run_dir in runs.run_dirs(str(tmp_path / "logdir" / "c")):
         metrics = os.path.join(run_dir, "metrics.csv")
         if os.path.exists(metrics):
             for row in csv.DictReader(open(metrics)):
@@ -140,7 +141,7 @@ def test_ctrl_c_at_start_up_leaves_nothing_and_works_when_sigint_was_ignored(tra
     out, err = interrupt(process)
     assert_clean_exit(process, err)
     assert "Interrupted" in err
-    assert checkpoints.run_dirs(str(tmp_path / "logdir" / "c")) == []
+    assert runs.run_dirs(str(tmp_path / "logdir" / "c")) == []
 
 
 # ------------------------------------------------------------------ generate.py
@@ -171,3 +172,38 @@ def test_ctrl_c_at_random_moments_of_endless_generation(saved_model, tmp_path):
             audio, _ = soundfile.read(str(out_path))
             assert np.all(np.isfinite(audio))
         assert not leftovers(tmp_path)
+
+
+# ---------------------------------------------------------------------- SIGTERM
+def test_sigterm_in_training_saves_like_ctrl_c(training_run):
+    """A preempted VM or a job scheduler's plain kill: same checkpoint, status 143."""
+    arguments, tmp_path = training_run
+    process = start("step", "train", arguments + ["--generate", False], tmp_path)
+    wait_for_phase(process, "step")
+    out, err = interrupt(process, signum=signal.SIGTERM)
+    assert_clean_exit(process, err, EXIT_TERMINATED)
+    assert consistent_checkpoint(tmp_path, STEPS_PER_EPOCH)[1:] == (0, 3)
+    assert not leftovers(tmp_path / "logdir")
+
+
+def test_sigterm_in_generation_finishes_the_file(saved_model, tmp_path):
+    out_path = tmp_path / "out" / "x.wav"
+    process = start("generation", "generate", ["--output_path", out_path, "--checkpoint_path",
+                                               saved_model, "--dur", "inf"], tmp_path)
+    wait_for_phase(process, "generation")
+    out, err = interrupt(process, signum=signal.SIGTERM)
+    assert_clean_exit(process, err, EXIT_TERMINATED)
+    audio, rate = soundfile.read(str(out_path))
+    assert rate == 8000 and len(audio) >= 3 * 16
+    assert not leftovers(tmp_path / "out")
+
+
+def test_sigterm_during_export_leaves_no_staging_directory(saved_model, tmp_path):
+    exported = tmp_path / "exported" / "m"
+    process = start("export", "export", ["--checkpoint_path", saved_model,
+                                         "--output_dir", exported], tmp_path)
+    wait_for_phase(process, "export")
+    assert [n for n in os.listdir(tmp_path / "exported") if n.startswith(".tmp-")]
+    out, err = interrupt(process, signum=signal.SIGTERM)
+    assert_clean_exit(process, err, EXIT_TERMINATED)
+    assert os.listdir(tmp_path / "exported") == []

@@ -3,7 +3,6 @@
 import ast
 import os
 
-from samplernn.layers import Recurrent
 from conftest import REPO_ROOT
 
 SCRIPTS = ("train", "generate", "evaluate", "chunk_audio", "tune", "export")
@@ -35,7 +34,3 @@ def test_scripts_do_not_import_each_other():
         imports = imported_modules(os.path.join(REPO_ROOT, f"{script}.py"))
         assert not imports & (set(SCRIPTS) - {script}), script
 
-
-def test_input_projection_is_chosen_per_layer():
-    assert not hasattr(Recurrent, "project_inputs_ahead")   # no class-wide switch
-    assert not Recurrent("gru", 4, 8, project_inputs_ahead=False).project_inputs_ahead

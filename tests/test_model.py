@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from samplernn import training
+from samplernn import precision, training
 from samplernn.data import TrainingData
 from samplernn.model import build_model, cross_entropy
 from conftest import tiny_config, write_tone
@@ -159,10 +159,10 @@ def test_gradients_are_clipped_element_wise(name):
 def mixed_precision():
     from samplernn import devices
 
-    policy, _ = devices.mixed_policy(devices.Devices("CPU", cpu_bfloat16=True), True)
-    training.set_precision(policy)
+    policy, _ = precision.choose_policy(devices.Devices("CPU", cpu_bfloat16=True), True)
+    precision.set_policy(policy)
     yield policy
-    training.set_precision("float32")
+    precision.set_policy("float32")
 
 
 def test_weight_norm_norms_are_float32_under_mixed_precision(mixed_precision):
@@ -184,7 +184,7 @@ def test_mixed_precision_trains_with_float32_weights_states_and_loss(mixed_preci
     assert mixed_precision == "mixed_bfloat16"
     config = tiny_config()
     model = build_model(config)
-    optimizer = training.with_loss_scaling(training.make_optimizer("adam", 1e-3))
+    optimizer = precision.with_loss_scaling(training.make_optimizer("adam", 1e-3))
     trainer = training.Trainer(model, optimizer)
     x = random_inputs(config)
     states = model.initial_states(3)

@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import generate
 import train
-from samplernn import checkpoints
+from samplernn import checkpoints, runs
 from samplernn.config import save_config
 from conftest import tiny_config
 
@@ -32,7 +32,7 @@ def test_training_logs_audio_spectrograms_scalars_and_csv(tmp_path, demo_dir):
                        "--logdir_root", str(tmp_path / "logdir"), "--output_dir",
                        str(tmp_path / "gen"), "--batch_size", "4", "--num_epochs", "2",
                        "--output_file_dur", "0.2", "--temperature", "0.9"]) == 0
-    (run_dir,) = checkpoints.run_dirs(str(tmp_path / "logdir" / "o"))
+    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "o"))
     events, train_summaries = summaries_by_plugin(os.path.join(run_dir, "train"))
     assert train_summaries["audio"] == {"generated/1_t0.9"}
     assert train_summaries["images"] == {"spectrogram/1_t0.9"}
@@ -56,8 +56,8 @@ def test_generate_plot_writes_a_real_png(tmp_path):
 
     config = tiny_config()
     model = build_model(config)
-    run_dir = checkpoints.new_run_dir(str(tmp_path / "logdir"), "p")
-    checkpoints.save_run_config(run_dir, config)
+    run_dir = runs.new_run_dir(str(tmp_path / "logdir"), "p")
+    runs.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-1"))
     out = str(tmp_path / "g.wav")
     generate.main(["--output_path", out, "--checkpoint_path", run_dir, "--dur", "0.3",

@@ -7,7 +7,7 @@ import os
 import keras
 import pytest
 
-from samplernn import checkpoints, training
+from samplernn import callbacks, checkpoints, training
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
 from samplernn.model import build_model
@@ -89,3 +89,63 @@ def test_train_py_flags_reach_the_schedule(tmp_path, demo_dir):
     # Still warming up: 0.01 * steps / 100000, the second epoch's also halved.
     assert rates[1] / rates[0] == pytest.approx(0.5 * 2, rel=1e-3)
     assert rates[0] < 0.01 / 1000
+
+
+def test_a_resume_in_the_warm_up_continues_from_the_optimizers_step(demo_dir, tmp_path,
+                                                                     monkeypatch):
+    """Warm-up counts the optimizer's steps, saved in the checkpoint: a resume with
+    another batch size (so other steps per epoch) continues where it stopped."""
+    monkeypatch.setattr(training, "READBACK_STEPS", 1)   # on_step_end after every step
+    config = tiny_config()
+    schedule = LearningRateSchedule(0.01, warmup_steps=1000)
+    rates = []
+
+    class Record(callbacks.Callback):
+        def __init__(self, optimizer):
+            self.optimizer = optimizer
+
+        def on_step_end(self, epoch, step, logs):
+            rates.append((logs["global_step"], float(self.optimizer.learning_rate)))
+
+    def trainer_and_checkpoint():
+        model = build_model(config)
+        trainer = training.Trainer(model, training.make_optimizer("adam", 0.01))
+        progress = checkpoints.Progress()
+        return trainer, progress, checkpoints.make_checkpoint(model, trainer.optimizer, progress)
+
+    small = TrainingData.from_directory(demo_dir, config, batch_size=2, num_val_batches=1)
+    trainer, progress, checkpoint = trainer_and_checkpoint()
+    training.fit(trainer, small, 1, progress, [Record(trainer.optimizer)], schedule)
+    first_epoch_steps = small.train_steps_per_epoch
+    checkpoint.write(str(tmp_path / "model.ckpt-1"))
+
+    large = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
+    assert large.train_steps_per_epoch != first_epoch_steps
+    resumed, resumed_progress, resumed_checkpoint = trainer_and_checkpoint()
+    checkpoints.restore(resumed_checkpoint, str(tmp_path / "model.ckpt-1"))
+    rates.clear()
+    training.fit(resumed, large, 2, resumed_progress, [Record(resumed.optimizer)], schedule)
+    # The first step of epoch 2 is the optimizer's step first_epoch_steps (0-based).
+    assert rates[0] == (first_epoch_steps + 1,
+                        pytest.approx(0.01 * (first_epoch_steps + 1) / 1000))
+
+
+def test_a_changed_schedule_is_refused_on_resume_unless_allowed(tmp_path, demo_dir):
+    import glob
+
+    import train
+    from samplernn.config import save_config
+
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+    common = ["--id", "s", "--data_dir", demo_dir, "--config_file", config_path,
+              "--batch_size", "4", "--logdir_root", str(tmp_path / "logdir"),
+              "--generate", "False", "--learning_rate_warmup_steps", "200"]
+    assert train.main([*common, "--num_epochs", "1"]) == 0
+    (saved,) = glob.glob(str(tmp_path / "logdir" / "s" / "*" / "learning_rate.json"))
+    assert LearningRateSchedule.load(saved) == LearningRateSchedule(0.001, 200)
+    changed = [*common[:-1], "100", "--num_epochs", "2"]
+    with pytest.raises(UserError, match=r"--learning_rate_warmup_steps: 200 in the "
+                                        r"checkpoint, 100 given now.*--allow_schedule_change"):
+        train.main(changed)
+    assert train.main([*changed, "--allow_schedule_change", "True"]) == 0

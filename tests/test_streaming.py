@@ -169,3 +169,19 @@ def test_import_sounddevice_error_when_portaudio_is_missing(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", failing)
     with pytest.raises(UserError, match="cannot load PortAudio .*libportaudio2"):
         import_sounddevice()
+
+
+def test_closing_playback_on_a_stalled_device_gives_up_in_bounded_time(monkeypatch):
+    """A sound device that never asks for audio (stalled, or hung after Ctrl-C):
+    close() waits for the queued audio's length plus a grace, then stops."""
+    from samplernn import playback
+
+    monkeypatch.setattr(playback, "DRAIN_GRACE_SECONDS", 0.2)
+    device = FakeSoundDevice()
+    device.OutputStream.start = lambda self: None     # the stream never runs its callback
+    sink = PlaybackSink(8000, sounddevice=device)
+    sink.write(np.zeros(800, np.float32))              # 0.1 s queued
+    started = time.perf_counter()
+    with pytest.warns(UserWarning, match="stopped taking audio"):
+        assert sink.close() is False
+    assert 0.25 < time.perf_counter() - started < 5.0

@@ -12,10 +12,11 @@ import pytest
 import tensorflow as tf
 
 import train
-from samplernn import callbacks, checkpoints, training
+from samplernn import callbacks, checkpoints, runs, training
 from samplernn.config import save_config
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
+from samplernn.interrupts import InterruptFlag
 from samplernn.model import build_model
 from conftest import tiny_config
 
@@ -52,7 +53,7 @@ def test_train_writes_checkpoints_config_logs_and_audio(setup, capsys):
     assert step_lines[0].startswith("Epoch: 1/2, Step: 1/")
     assert re.search(r"Epoch: 2/2 done, Loss: [\d.]+, Accuracy: [\d.]+, Bits/sample: [\d.]+, "
                      r"Val Loss: [\d.]+, Val Accuracy: [\d.]+, Val Bits/sample: [\d.]+", out)
-    (run_dir,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
+    (run_dir,) = runs.run_dirs(str(tmp / "logdir" / "t"))
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4}_\d\d\.\d\d\.\d\d", os.path.basename(run_dir))
     assert ckpt_epochs(run_dir) == [1, 2]
     saved = json.load(open(os.path.join(run_dir, "model.config.json")))
@@ -64,7 +65,7 @@ def test_train_writes_checkpoints_config_logs_and_audio(setup, capsys):
 def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, caplog):
     run, tmp = setup
     run("--num_epochs", 1, "--generate", "False")
-    (first,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
+    (first,) = runs.run_dirs(str(tmp / "logdir" / "t"))
     capsys.readouterr()
     caplog.clear()
     with caplog.at_level("INFO", logger="samplernn"):   # the time budget ends it at epoch 2
@@ -75,7 +76,7 @@ def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, capl
     assert re.search(r"Device: 1 x CPU \(\d+ cores\), strategy: one device, precision: float32",
                      out)
     assert "Epoch: 1/3" not in out and "Epoch: 2/3, Step: 1/" in out
-    second = checkpoints.run_dirs(str(tmp / "logdir" / "t"))[-1]
+    second = runs.run_dirs(str(tmp / "logdir" / "t"))[-1]
     assert second != first and ckpt_epochs(second) == [2]
     (row,) = csv.DictReader(open(os.path.join(second, "metrics.csv")))
     assert row["epoch"] == "2" and float(row["elapsed_seconds"]) > 0
@@ -95,7 +96,7 @@ def test_resume_from_missing_path_and_config_mismatch(setup, tmp_path):
     run("--generate", "False")
     other = str(tmp / "other.config.json")
     save_config(tiny_config(dim=48), other)
-    with pytest.raises(UserError, match=r"trained with another config \(dim: 48 != 32\)"):
+    with pytest.raises(UserError, match=r"trained with another config \(dim: 32 in the checkpoint, 48 given now\)"):
         train.main(["--id", "t", "--data_dir", "x", "--config_file", other,
                     "--logdir_root", str(tmp / "logdir")])
 
@@ -104,7 +105,7 @@ def test_max_checkpoints_keeps_the_newest(setup):
     run, tmp = setup
     run("--num_epochs", 3, "--max_checkpoints", 1, "--generate", "False",
         "--early_stopping_patience", "None")
-    (run_dir,) = checkpoints.run_dirs(str(tmp / "logdir" / "t"))
+    (run_dir,) = runs.run_dirs(str(tmp / "logdir" / "t"))
     assert ckpt_epochs(run_dir) == [3]
 
 
@@ -215,3 +216,35 @@ def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path, 
     result = training.fit(resumed, data, 1, resumed_progress, [Record()])
     assert not result.interrupted and steps[0] == 6 and steps[-1] == data.train_steps_per_epoch
     assert int(resumed.optimizer.iterations) == data.train_steps_per_epoch
+
+
+def test_an_interrupted_best_run_resumes_but_generation_keeps_the_best(demo_dir, tmp_path,
+                                                                        monkeypatch):
+    """--checkpoint_policy Best, then SIGTERM mid-epoch: the state is saved where a
+    resume finds it (interrupted.ckpt-2), and the run's model stays the best one."""
+    monkeypatch.setattr(training, "READBACK_STEPS", 1)
+    config = tiny_config()
+    data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
+
+    class Terminate(callbacks.Callback):
+        def on_step_end(self, epoch, step, logs):
+            if (epoch, step) == (2, 2):
+                os.kill(os.getpid(), signal.SIGTERM)   # a real SIGTERM, mid-epoch
+
+    model = build_model(config)
+    trainer = training.Trainer(model, training.make_optimizer("adam", 1e-3))
+    progress = checkpoints.Progress()
+    checkpoint = checkpoints.make_checkpoint(model, trainer.optimizer, progress)
+    manager = checkpoints.manager(checkpoint, str(tmp_path))
+    tracker = callbacks.ImprovementTracker(progress, None)
+    saver = callbacks.CheckpointSaver(manager, 1, "best", tracker)
+    interrupt = InterruptFlag(message=None)
+    result = training.fit(trainer, data, 3, progress, [Terminate(), tracker, saver],
+                          interrupt=interrupt)
+    assert result.interrupted and interrupt.exit_status == 143
+    assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == [
+        "interrupted.ckpt-2.index", "model.ckpt-1.index"]
+    assert runs.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-1")
+    resume = runs.latest_checkpoint(str(tmp_path), for_resuming=True)
+    assert resume.endswith("interrupted.ckpt-2")
+    assert checkpoints.completed_epochs(resume) == 1

@@ -40,8 +40,8 @@ def test_invalid_choices_are_rejected_before_training(tune_args, tmp_path):
                                         r"\(40\) must be divisible by the top frame size"):
         tune.main(tune_args + ["--frame_sizes", "4,16", "--seq_len", "64", "40"])
     # Valid pairs are not judged against the base config's frame sizes [4, 16].
-    from samplernn import tuning
-    tuning.SearchSpace({"frame_sizes": [[6, 24]], "seq_len": [72]}).validate(tiny_config())
+    from samplernn import search_space
+    search_space.SearchSpace({"frame_sizes": [[6, 24]], "seq_len": [72]}).validate(tiny_config())
     with pytest.raises(UserError, match="'rnn_type' must be one of gru, lstm"):
         tune.main(tune_args + ["--rnn_type", "gru", "rnn"])
     with pytest.raises(UserError, match="each frame size must divide the next"):

@@ -1,0 +1,204 @@
+"""Run directories on disk, and finding the checkpoints in them (no TensorFlow).
+
+Layout::
+
+    <logdir_root>/<id>/<DD.MM.YYYY_HH.MM.SS>/     one directory per training run
+        model.config.json                          the model config of this run
+        learning_rate.json                         its learning-rate flags
+        model.ckpt-<epoch>.index / .data-*         TensorFlow checkpoints
+        interrupted.ckpt-<epoch>.index / .data-*   the state saved by Ctrl-C or
+                                                   SIGTERM under --checkpoint_policy Best
+        checkpoint                                 TensorFlow's record of the newest
+        train/, validation/                        TensorBoard logs
+
+Anything that loads a model accepts a checkpoint prefix
+(``.../model.ckpt-100``), a run directory or an id directory (the newest
+``model.ckpt`` of its newest run that has one). Resuming also takes an
+``interrupted.ckpt``: it is the last thing its run wrote.
+
+Everything here works on names and JSON files only, so the scripts can find a
+checkpoint and compare configs before TensorFlow loads (see
+:mod:`samplernn.checkpoints` for what is inside a checkpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import glob
+import os
+import re
+import shutil
+
+from samplernn.config import CHECKPOINT_CONFIG_NAME, ModelConfig, load_config, save_config
+from samplernn.errors import UserError
+
+RUN_DIR_FORMAT = "%d.%m.%Y_%H.%M.%S"
+CHECKPOINT_NAME = "model.ckpt"            # a checkpoint saved at the end of an epoch
+INTERRUPTED_NAME = "interrupted.ckpt"     # Best policy: the state saved on a stop signal
+SCHEDULE_FILE = "learning_rate.json"
+_CHECKPOINT_EPOCH = re.compile(r"\.ckpt-(\d+)$")
+_RECORDED = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
+
+
+# ------------------------------------------------------------ run directories
+def new_run_dir(logdir_root: str, run_id: str) -> str:
+    """Create ``<logdir_root>/<id>/<timestamp>`` and return its path."""
+    now = datetime.datetime.now()
+    while True:
+        path = os.path.join(logdir_root, run_id, now.strftime(RUN_DIR_FORMAT))
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:  # two runs started within the same second
+            now += datetime.timedelta(seconds=1)
+
+
+def _checkpoint_indexes(directory: str, names=(CHECKPOINT_NAME, INTERRUPTED_NAME)) -> list:
+    return [index for name in names
+            for index in glob.glob(os.path.join(directory, f"{name}-*.index"))]
+
+
+@contextlib.contextmanager
+def new_run(logdir_root: str, run_id: str):
+    """A new run directory (see :func:`new_run_dir`) for the ``with`` block.
+
+    If the block fails before any checkpoint is written there, the directory
+    is removed again: a failed start leaves no empty run behind.
+    """
+    path = new_run_dir(logdir_root, run_id)
+    try:
+        yield path
+    except BaseException:
+        if not _checkpoint_indexes(path):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def run_dirs(id_dir: str) -> list:
+    """The run directories under an id directory, oldest first."""
+    runs = []
+    for path in glob.glob(os.path.join(id_dir, "*")):
+        try:
+            runs.append((datetime.datetime.strptime(os.path.basename(path), RUN_DIR_FORMAT),
+                         path))
+        except ValueError:
+            continue
+    return [path for _, path in sorted(runs)]
+
+
+def remove_unfinished_saves(id_dir: str) -> list:
+    """Remove ``*.ckpt-<N>_temp/`` directories that a killed save left behind in
+    any run of ``id_dir``; return their paths. (TensorFlow writes a checkpoint
+    there first and renames its files into place when complete.)"""
+    removed = []
+    for run_dir in run_dirs(id_dir):
+        for path in glob.glob(os.path.join(run_dir, "*.ckpt-*_temp*")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+# ------------------------------------------------------- finding checkpoints
+def checkpoint_epoch(prefix: str) -> int:
+    """The epoch number in a ``model.ckpt-<epoch>`` (or ``interrupted.ckpt-``) prefix."""
+    match = _CHECKPOINT_EPOCH.search(prefix)
+    return int(match.group(1)) if match else 0
+
+
+def is_checkpoint(prefix: str) -> bool:
+    return os.path.isfile(prefix + ".index")
+
+
+def _recorded_checkpoint(directory: str):
+    """The newest checkpoint named in TensorFlow's ``checkpoint`` file (a text
+    protocol buffer, read here without TensorFlow), if it still exists."""
+    try:
+        with open(os.path.join(directory, "checkpoint"), encoding="utf-8") as f:
+            match = _RECORDED.search(f.read())
+    except OSError:
+        return None
+    if not match:
+        return None
+    prefix = os.path.join(directory, match.group(1))   # an absolute path stays as it is
+    return prefix if is_checkpoint(prefix) else None
+
+
+def _latest_in_directory(directory: str, for_resuming: bool):
+    if for_resuming:      # written on a stop signal: the last thing its run did
+        interrupted = _checkpoint_indexes(directory, (INTERRUPTED_NAME,))
+        if interrupted:
+            return max((i[:-len(".index")] for i in interrupted), key=checkpoint_epoch)
+    found = _recorded_checkpoint(directory)
+    if found:
+        return found
+    prefixes = [i[:-len(".index")] for i in _checkpoint_indexes(directory, (CHECKPOINT_NAME,))]
+    return max(prefixes, key=checkpoint_epoch) if prefixes else None
+
+
+def latest_checkpoint(path: str, for_resuming: bool = False):
+    """The checkpoint prefix at ``path`` (a prefix, run dir or id dir), or None.
+
+    A directory gives the newest ``model.ckpt`` of its newest run that has one;
+    ``for_resuming`` also takes an ``interrupted.ckpt`` (see module docs).
+    """
+    if is_checkpoint(path):
+        return path
+    if not os.path.isdir(path):
+        return None
+    for directory in [path, *reversed(run_dirs(path))]:
+        found = _latest_in_directory(directory, for_resuming)
+        if found:
+            return found
+    return None
+
+
+def resolve_checkpoint(path: str, flag: str = "--checkpoint_path",
+                       for_resuming: bool = False) -> str:
+    """Like :func:`latest_checkpoint`, but a clear error when there is none."""
+    found = latest_checkpoint(path, for_resuming) if path else None
+    if found is None:
+        interrupted = latest_checkpoint(path, for_resuming=True) if path else None
+        hint = (f" (only the state saved when a run was stopped, {interrupted}, which "
+                f"can be passed as it is)" if interrupted else "")
+        raise UserError(f"no checkpoint found at {path} ({flag}){hint}; pass a checkpoint "
+                        f"such as logdir/<id>/<run>/{CHECKPOINT_NAME}-<epoch>, a run "
+                        f"directory or an id directory")
+    return found
+
+
+# ------------------------------------------------------------------ configs
+def config_path_for(prefix: str) -> str:
+    return os.path.join(os.path.dirname(prefix), CHECKPOINT_CONFIG_NAME)
+
+
+def schedule_path_for(prefix: str) -> str:
+    return os.path.join(os.path.dirname(prefix), SCHEDULE_FILE)
+
+
+def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
+    """The config saved beside ``prefix``; ``config_file``, if given, must agree with it.
+
+    Only ``sample_rate`` may differ: training may have overridden it with
+    ``--sample_rate``, so the checkpoint's rate is the one that holds.
+    """
+    saved_path = config_path_for(prefix)
+    saved = load_config(saved_path) if os.path.isfile(saved_path) else None
+    if config_file is None:
+        if saved is None:
+            raise UserError(f"checkpoint {prefix} has no {CHECKPOINT_CONFIG_NAME} beside it; "
+                            f"pass the config it was trained with as --config_file")
+        return saved
+    given = load_config(config_file)
+    if saved is None:
+        return given
+    differences = given.replace(sample_rate=saved.sample_rate).differences(saved)
+    if differences:
+        raise UserError(f"config file {config_file} does not match checkpoint {prefix} "
+                        f"({'; '.join(differences)}); omit --config_file to "
+                        f"use the checkpoint's own config")
+    return saved
+
+
+def save_run_config(run_dir: str, config: ModelConfig) -> None:
+    save_config(config, os.path.join(run_dir, CHECKPOINT_CONFIG_NAME))

@@ -1,0 +1,122 @@
+"""Mixed precision as its own path: the policy is forced (bfloat16 or float16
+whatever this CPU has), then the model trains, saves, resumes and generates."""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+
+import generate
+import train
+from samplernn import checkpoints, precision, runs
+from samplernn.config import save_config
+from samplernn.layers import Linear
+from samplernn.model import build_model
+from samplernn.sampler import Sampler
+from conftest import tiny_config
+
+HALF_POLICIES = ["mixed_bfloat16", "mixed_float16"]
+
+
+@pytest.fixture(params=HALF_POLICIES)
+def half_policy(request):
+    """Models built in the test are built under a half-precision policy."""
+    precision.set_policy(request.param)
+    yield request.param
+    precision.set_policy(precision.FLOAT32)
+
+
+def random_inputs(config, batch=2, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, config.q_levels, (batch, config.top_frame_size * 3)).astype(np.int32)
+
+
+def test_a_sampler_of_a_half_precision_model_is_the_float32_sampler(half_policy):
+    """The sampler's weights are float32 whatever the training policy: a model
+    built under a half policy gives exactly the sampler of the same weights
+    built under float32."""
+    config = tiny_config(frame_sizes=[2, 4, 16], skip_conn=True, num_rnn_layers=2)
+    half_model = build_model(config)
+    assert half_model.sample_mlp.first.compute_dtype != "float32"
+    weights = half_model.sampler_weights()
+    assert {w.dtype for w in weights.values()} == {tf.float32}
+    precision.set_policy(precision.FLOAT32)
+    full_model = build_model(config)
+    for full, half in zip(full_model.weights, half_model.weights):
+        full.assign(half.numpy())
+    inputs = random_inputs(config)
+    half_logits = Sampler(half_model).teacher_forced_logits(inputs)
+    np.testing.assert_array_equal(half_logits, Sampler(full_model).teacher_forced_logits(inputs))
+    blocks = list(Sampler(half_model).generate(2, 40, [0.9, 1.1], random_seed=3))
+    assert np.concatenate(blocks, axis=1).shape == (2, 40)
+
+
+def test_sampler_weights_cover_every_linear_layer():
+    """Every variable of the model is read by the sampler: through a Linear layer's
+    entry, the tables (embedding, first MLP layer) or the initial states (h0)."""
+    model = build_model(tiny_config(frame_sizes=[2, 4, 16], skip_conn=True, num_rnn_layers=2,
+                                    rnn_type="lstm"))
+    weights = model.sampler_weights()
+    linears = {layer.name for layer in model._flatten_layers() if isinstance(layer, Linear)}
+    assert set(weights) == linears | {"tables"}
+    for variable in model.weights:
+        layer = variable.path.split("/")[-2]
+        assert (layer in weights or variable.name == "h0"
+                or variable.path.endswith("sample_mlp/embedding")), variable.path
+
+
+LARGE_LOGIT = 1000.0   # bfloat16 keeps 8 bits: its values near 1000 are 4 apart
+
+
+def test_bfloat16_generation_keeps_float32_logits():
+    """With bfloat16 weights the logits are still float32 sums: on a model whose
+    logits are near 1000 (where bfloat16 rounds to steps of 4) the bfloat16
+    sampler's logits stay within a small fraction of a step of float32's."""
+    config = tiny_config()
+    model = build_model(config)
+    output = model.sample_mlp.output_map
+    offsets = np.linspace(0.0, 3.0, config.q_levels, dtype=np.float32)
+    output.b.assign(LARGE_LOGIT + offsets)
+    inputs = random_inputs(config)
+    exact = Sampler(model).teacher_forced_logits(inputs)
+    sampler = Sampler(model, precision="bfloat16")
+    rounded = sampler.teacher_forced_logits(inputs)
+    assert rounded.dtype == np.float32 and np.abs(exact).max() > LARGE_LOGIT * 0.99
+    # Rounding the logits to bfloat16 would be off by up to 2 here.
+    assert np.abs(rounded - exact).max() < 0.25
+    classes = next(sampler.generate(1, config.top_frame_size, [1.0]))
+    assert classes.shape == (1, config.top_frame_size)
+
+
+@pytest.fixture
+def tiny_corpus_args(tmp_path, demo_dir):
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+    return ["--id", "mp", "--data_dir", demo_dir, "--config_file", config_path,
+            "--logdir_root", str(tmp_path / "logdir"), "--output_dir", str(tmp_path / "gen"),
+            "--batch_size", "4", "--output_file_dur", "0.05", "--verbose", "False"]
+
+
+@pytest.mark.parametrize("forced", ["bfloat16", "float16"])
+def test_mixed_precision_trains_saves_generates_and_resumes(tiny_corpus_args, tmp_path,
+                                                             forced):
+    """train.py under a forced half policy, generation at every checkpoint on, a
+    resume, then generate.py from the checkpoint."""
+    try:
+        assert train.main(tiny_corpus_args + ["--num_epochs", "1", "--mixed_precision",
+                                              forced]) == 0
+        assert train.main(tiny_corpus_args + ["--num_epochs", "2", "--mixed_precision",
+                                              forced]) == 0
+    finally:
+        precision.set_policy(precision.FLOAT32)
+    generated = sorted(os.listdir(tmp_path / "gen" / "mp"))
+    assert generated == ["mp_e=1_1_t0.75.wav", "mp_e=2_1_t0.75.wav"]
+    assert checkpoints.completed_epochs(runs.latest_checkpoint(
+        str(tmp_path / "logdir" / "mp"))) == 2
+    out = str(tmp_path / "out.wav")
+    assert generate.main(["--checkpoint_path", str(tmp_path / "logdir" / "mp"),
+                          "--output_path", out, "--dur", "0.05"]) == 0
+    audio, rate = soundfile.read(out)
+    assert rate == 8000 and len(audio) == 400 and np.isfinite(audio).all()
