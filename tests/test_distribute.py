@@ -48,6 +48,7 @@ def test_replica_shards_split_each_window_by_rows():
     np.testing.assert_array_equal(np.stack(second), np.stack([x[2:] for x in whole]))
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_matches_one_device(demo_dir):
     ((code, output),) = run_processes(
         [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), demo_dir],
@@ -61,6 +62,7 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(demo_dir):
     assert result["mirrored_val"] == pytest.approx(result["single_val"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_mirrored_clips_the_summed_gradient_as_one_device_does(demo_dir):
     """SGD, learning rate 1, clip 1e-4: the clip binds on most elements, and two
     replicas must still end where one device does (Keras alone clips each
@@ -86,6 +88,7 @@ def free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_on_loopback(tmp_path, demo_dir):
     config_path = str(tmp_path / "tiny.config.json")
     save_config(tiny_config(), config_path)

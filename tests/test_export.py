@@ -72,6 +72,7 @@ def run_dir(tmp_path):
     return save_untrained(tmp_path / "logdir", config, "e", epoch=3, model=model)
 
 
+@pytest.mark.slow
 def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):
     exported = str(tmp_path / "exported")
     assert export.main(["--checkpoint_path", run_dir, "--output_dir", exported]) == 0
@@ -123,3 +124,28 @@ def test_export_refuses_to_overwrite(run_dir, tmp_path):
         export.main(["--checkpoint_path", run_dir, "--output_dir", str(target)])
     assert os.listdir(target) == ["file"]
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+def test_exported_sampler_functions_in_process(run_dir):
+    """The module's functions, called directly (the slow test above runs the saved model
+    in another process): prime starts from h0 whatever came before, with its own batch."""
+    import tensorflow as tf
+
+    from samplernn import checkpoints, runs
+    from samplernn.export import ExportedSampler
+    from samplernn.sampler import Sampler
+
+    prefix = runs.resolve_checkpoint(run_dir)
+    model = checkpoints.load_model(prefix, runs.config_for_checkpoint(prefix))
+    module = ExportedSampler(Sampler(model), "test")
+    seed_audio = tf.constant(np.sin(np.arange(2, 50) / 3.0)[None].astype(np.float32) * 0.5)
+    module.reset(tf.constant(1), tf.constant(7, tf.int64))
+    assert int(module.prime(seed_audio)["samples_used"]) == 48
+    first = module.generate(tf.constant(20), tf.constant([1.0]))["audio"].numpy()
+    module.reset(tf.constant(2), tf.constant(7, tf.int64))
+    module.generate(tf.constant(40), tf.constant([1.0, 1.0]))
+    assert int(module.prime(seed_audio)["samples_used"]) == 48   # batch 1 again
+    again = module.generate(tf.constant(20), tf.constant([1.0]))["audio"].numpy()
+    np.testing.assert_array_equal(first, again)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one temperature per sequence"):
+        module.generate(tf.constant(5), tf.constant([1.0, 1.0]))

@@ -83,6 +83,7 @@ def test_generate_on_a_full_disk(saved_model, tmp_path):
         assert sorted(os.listdir(disk)) == ["filler"]   # no half-written or temporary file
 
 
+@pytest.mark.slow
 def test_train_on_a_full_disk_keeps_the_previous_checkpoint(tiny_run, tmp_path):
     run, _ = tiny_run
     with small_disk(tmp_path / "disk", 4096) as disk:
@@ -230,6 +231,7 @@ def test_written_files_respect_the_umask(tmp_path):
 
 
 # --------------------------------------------------------------------- output
+@pytest.mark.slow
 def test_quiet_logs_when_output_is_not_a_terminal(tmp_path, demo_dir):
     """A subprocess, as a log file or pipe sees it: no carriage returns, one summary
     line per epoch, no TensorFlow INFO lines, accuracy in percent in metrics.csv."""

@@ -25,6 +25,8 @@ from samplernn import runs
 from samplernn.config import save_config
 from conftest import DEMO_SAMPLE_RATE, DEMO_SECONDS, REPO_ROOT, tiny_config
 
+pytestmark = pytest.mark.slow   # every test here starts a process and signals it
+
 HARNESS = os.path.join(REPO_ROOT, "tests", "interrupt_harness.py")
 PROCESS_TIMEOUT_S = 120
 EXIT_INTERRUPTED = 130

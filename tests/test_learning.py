@@ -1,5 +1,6 @@
 """The model learns: validation NLL well below the corpus's unigram entropy."""
 
+import pytest
 import keras
 import numpy as np
 
@@ -18,6 +19,7 @@ def unigram_entropy_bits(classes: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
+@pytest.mark.slow
 def test_small_model_beats_unigram_entropy_by_30_percent(tmp_path):
     write_demo_corpus(str(tmp_path), num_files=12, seconds=2.0, sample_rate=8000)
     config = tiny_config(dim=64, seq_len=128, emb_size=32)

@@ -36,6 +36,7 @@ def test_scripts_run_with_the_kernels_own_python():
             assert "!python" not in cell.source and "!pip" not in cell.source
 
 
+@pytest.mark.slow
 def test_a_failed_step_stops_the_notebook_there():
     notebook = small_mode_notebook()
     (chunk_cell,) = [i for i, cell in enumerate(notebook.cells) if "chunk_audio.py" in cell.source]
@@ -48,6 +49,7 @@ def test_a_failed_step_stops_the_notebook_there():
     assert max(ran) == chunk_cell   # nothing after the broken step ran
 
 
+@pytest.mark.slow
 def test_notebook_runs_in_small_mode():
     notebook = small_mode_notebook()
     execute(notebook)

@@ -99,6 +99,7 @@ def tiny_corpus_args(tmp_path, demo_dir):
             "--batch_size", "4", "--output_file_dur", "0.05", "--verbose", "False"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("forced", ["bfloat16", "float16"])
 def test_mixed_precision_trains_saves_generates_and_resumes(tiny_corpus_args, tmp_path,
                                                              forced):

@@ -67,6 +67,7 @@ def test_fit_warms_up_per_step_and_decays_per_epoch(demo_dir):
     assert float(optimizer.learning_rate) == pytest.approx(0.005)
 
 
+@pytest.mark.slow
 def test_train_py_flags_reach_the_schedule(tmp_path, demo_dir):
     import glob
 
@@ -130,6 +131,7 @@ def test_a_resume_in_the_warm_up_continues_from_the_optimizers_step(demo_dir, tm
                         pytest.approx(0.01 * (first_epoch_steps + 1) / 1000))
 
 
+@pytest.mark.slow
 def test_a_changed_schedule_is_refused_on_resume_unless_allowed(tmp_path, demo_dir):
     import glob
 

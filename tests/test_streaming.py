@@ -45,6 +45,7 @@ def test_streaming_header_claims_the_largest_size_and_truncated_streams_read():
         np.testing.assert_allclose(read, tone[:1000], atol=1.0 / 32767)
 
 
+@pytest.mark.slow
 def test_generate_streams_wav_to_stdout_and_stops_when_the_reader_goes(run_dir, tmp_path):
     script = os.path.join(REPO_ROOT, "generate.py")
     finite = subprocess.run([sys.executable, script, "--checkpoint_path", run_dir,

@@ -101,6 +101,7 @@ def test_resume_from_missing_path_and_config_mismatch(setup, tmp_path):
                     "--logdir_root", str(tmp / "logdir")])
 
 
+@pytest.mark.slow
 def test_max_checkpoints_keeps_the_newest(setup):
     run, tmp = setup
     run("--num_epochs", 3, "--max_checkpoints", 1, "--generate", "False",

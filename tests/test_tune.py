@@ -22,6 +22,7 @@ def tune_args(tmp_path, demo_dir):
             str(tmp_path / "best.config.json"), "--batch_size", "4"]
 
 
+@pytest.mark.slow
 def test_random_search_writes_a_config_train_accepts(tune_args, tmp_path, capsys):
     assert tune.main(tune_args + ["--type", "random_search", "--max_trials", "2",
                                   "--dim", "16", "32", "--rnn_type", "gru", "lstm",
@@ -57,6 +58,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_distributed_search_with_a_chief_and_two_workers(tune_args, tmp_path):
     port = str(free_port())
     argv = [sys.executable, os.path.join(REPO_ROOT, "tune.py"), *tune_args,
