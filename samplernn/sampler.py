@@ -155,6 +155,27 @@ class Sampler:
         return tier.upsampled(output[:, None], self._frozen_linear), new_states
 
     # ----------------------------------------------------------- sample level
+    # One sample of the MLP in three pieces (benchmarks/sampler_profile.py times each by
+    # replacing it): the first layer's table look-ups, the head, the draw.
+    def _first_layer(self, history):
+        """``history [B, top]`` -> the first layer's sum over the last ``F0`` samples
+        ``[B, dim]``: one row of the tables per position."""
+        f0, q = self.config.sample_frame_size, self.config.q_levels
+        previous = history[:, self.top - f0:] + tf.range(f0, dtype=tf.int32) * q   # [B, F0]
+        rows = tf.cast(tf.gather(self._weights["tables"], previous), tf.float32)  # [B, F0, dim]
+        return tf.reduce_sum(rows, axis=1)
+
+    def _head(self, first, conditioning):
+        """First-layer sum and conditioning ``[B, dim]`` -> logits ``[B, q]`` (float32)."""
+        h = tf.nn.relu(first + conditioning)
+        for hidden in self.model.sample_mlp.hidden:
+            h = tf.nn.relu(self._linear(hidden.name, h))
+        return self._linear(self.model.sample_mlp.output_map.name, h)
+
+    def _choose(self, logits, temperatures, seed, index):
+        """The class drawn for sample ``index`` (int64): ``[B]`` int32."""
+        return draw(logits, temperatures, tf.stack([seed, index]))
+
     def _sample_block(self, conditioning, history, temperatures, seed, first_index,
                       teacher, offset):
         """Run the MLP over one lowest-tier frame: ``conditioning [B, F0, dim]``.
@@ -163,26 +184,16 @@ class Sampler:
         ``teacher`` (``[B, top]`` or None) replaces the sampled values.
         """
         f0, q = self.config.sample_frame_size, self.config.q_levels
-        tables = self._weights["tables"]                          # [F0 * q, dim]
-        table_offsets = tf.range(f0, dtype=tf.int32) * q          # row of position p
-        output_layer = self.model.sample_mlp.output_map.name
 
         def body(j, history, logits_array):
-            previous = history[:, self.top - f0:] + table_offsets      # [B, F0]
-            rows = tf.cast(tf.gather(tables, previous), tf.float32)     # [B, F0, dim]
-            first = tf.reduce_sum(rows, axis=1)                         # [B, dim]
-            h = tf.nn.relu(first + conditioning[:, j])
-            for hidden in self.model.sample_mlp.hidden:
-                h = tf.nn.relu(self._linear(hidden.name, h))
-            logits = self._linear(output_layer, h)                     # [B, q] float32
+            logits = self._head(self._first_layer(history), conditioning[:, j])    # [B, q]
             if teacher is not None:
                 chosen = teacher[:, offset + j]
-            else:
-                noise_seed = tf.stack([seed, first_index + offset + tf.cast(j, tf.int64)])
-                chosen = draw(logits, temperatures, noise_seed)
-            history = tf.concat([history[:, 1:], chosen[:, None]], axis=1)
-            if teacher is not None:
                 logits_array = logits_array.write(j, logits)
+            else:
+                chosen = self._choose(logits, temperatures, seed,
+                                      first_index + offset + tf.cast(j, tf.int64))
+            history = tf.concat([history[:, 1:], chosen[:, None]], axis=1)
             return j + 1, history, logits_array
 
         logits_array = tf.TensorArray(tf.float32, size=f0, element_shape=[None, q])

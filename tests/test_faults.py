@@ -118,13 +118,13 @@ def test_one_short_file_does_not_shorten_every_sequence(caplog):
 def test_rerunning_a_finished_training_creates_no_run_directory(tiny_run, caplog):
     run, tmp_path = tiny_run
     assert run() == 0
-    runs = runs.run_dirs(str(tmp_path / "logdir" / "f"))
-    unfinished = os.path.join(runs[0], "model.ckpt-2_temp")   # what a killed save leaves
+    before = runs.run_dirs(str(tmp_path / "logdir" / "f"))
+    unfinished = os.path.join(before[0], "model.ckpt-2_temp")   # what a killed save leaves
     os.makedirs(unfinished)
     with caplog.at_level("INFO", logger="samplernn"):
         assert run() == 0
     assert "Nothing to do" in caplog.text and "completed 1 epoch(s)" in caplog.text
-    assert runs.run_dirs(str(tmp_path / "logdir" / "f")) == runs
+    assert runs.run_dirs(str(tmp_path / "logdir" / "f")) == before
     assert not os.path.exists(unfinished)   # removed at the start
 
 
