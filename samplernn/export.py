@@ -36,9 +36,8 @@ import tempfile
 import tensorflow as tf
 
 from samplernn import quantization
-from samplernn.errors import UserError
 from samplernn.fileio import check_new_directory, current_umask, temporary_prefix, write_error
-from samplernn.sampler import Sampler
+from samplernn.sampler import Sampler, compiled
 
 METADATA_FILE = "samplernn.json"
 
@@ -69,8 +68,8 @@ class ExportedSampler(tf.Module):
                                    trainable=False)
         self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # next frame's index
         self.seed = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._frames = tf.function(sampler.frames, jit_compile=True)
-        self._warm_up = tf.function(sampler.warm_up, jit_compile=True)
+        self._frames = compiled(sampler.frames)
+        self._warm_up = compiled(sampler.warm_up)
 
     def _initial_states(self, batch_size):
         """The learned initial state (h0) of ``batch_size`` sequences."""

@@ -43,15 +43,53 @@ def write_tone(path, seconds, sample_rate, frequency=220.0, channels=1, amplitud
 DEMO_SECONDS, DEMO_SAMPLE_RATE = 0.75, 8000   # short files: few steps per test epoch
 
 
-@pytest.fixture
-def demo_dir(tmp_path):
-    """A directory of 8 synthetic files of DEMO_SECONDS at DEMO_SAMPLE_RATE."""
+def write_demo_dir(directory) -> str:
+    """Write 8 synthetic files of DEMO_SECONDS at DEMO_SAMPLE_RATE into ``directory``."""
     from samplernn.demo import write_demo_corpus
 
-    directory = tmp_path / "demo"
     write_demo_corpus(str(directory), num_files=8, seconds=DEMO_SECONDS,
                       sample_rate=DEMO_SAMPLE_RATE)
     return str(directory)
+
+
+@pytest.fixture
+def demo_dir(tmp_path):
+    """A directory of 8 synthetic files of DEMO_SECONDS at DEMO_SAMPLE_RATE."""
+    return write_demo_dir(tmp_path / "demo")
+
+
+TRAINED_TEMPERATURES = ["0.75", "0.9"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """One real train.py run shared by the tests that only read what it wrote: the
+    tiny model, 2 epochs on the demo corpus, one file generated after each epoch
+    at each of TRAINED_TEMPERATURES.
+
+    Returns ``(root, stdout, run_dir)``: the directory holding ``logdir/t`` and
+    ``gen/t``, what train.py printed, and its run directory.
+    """
+    import contextlib
+    import io
+
+    import train
+    from samplernn import runs
+    from samplernn.config import save_config
+
+    root = tmp_path_factory.mktemp("trained")
+    config_path = str(root / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert train.main(["--id", "t", "--data_dir", write_demo_dir(root / "demo"),
+                           "--config_file", config_path, "--logdir_root", str(root / "logdir"),
+                           "--output_dir", str(root / "gen"), "--batch_size", "4",
+                           "--num_epochs", "2", "--output_file_dur", "0.2",
+                           "--max_generate_per_epoch", str(len(TRAINED_TEMPERATURES)),
+                           "--temperature", *TRAINED_TEMPERATURES]) == 0
+    (run_dir,) = runs.run_dirs(str(root / "logdir" / "t"))
+    return root, printed.getvalue(), run_dir
 
 
 def save_untrained(directory, config, run_id="m", epoch=1, model=None) -> str:

@@ -2,8 +2,10 @@
 
     python tests/interrupt_harness.py PHASE SCRIPT [script arguments...]
 
-At PHASE the process prints ``PHASE <name>`` on standard output and sleeps
-for PAUSE_SECONDS, so that a test can send it a real SIGINT at that moment.
+At PHASE the process prints ``PHASE <name>`` on standard output and waits,
+so that a test can send it a real SIGINT at that moment: up to PAUSE_SECONDS,
+or until SETTLE_SECONDS after the first SIGINT or SIGTERM arrives (enough for a
+test's quick repeated presses to land inside the pause).
 The script's own code is unchanged; only the named function is wrapped.
 Phases: startup (loading the corpus), step (inside the third training step),
 validation (inside the second validation step), generation (between two
@@ -12,6 +14,7 @@ save, its staging directory present), none.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -19,11 +22,36 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 PAUSE_SECONDS = 2.0
+SETTLE_SECONDS = 0.25
+POLL_SECONDS = 0.01
+WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def pause(phase: str) -> None:
-    print(f"PHASE {phase}", flush=True)
-    time.sleep(PAUSE_SECONDS)   # a signal handler that returns lets sleep continue
+    """Wait at ``phase``; the script's own signal handlers run as usual, only watched."""
+    arrived = []
+    handlers = {signum: signal.getsignal(signum) for signum in WATCHED_SIGNALS}
+
+    def watching(handler):
+        def note_then_handle(signum, frame):
+            arrived.append(time.monotonic())
+            return handler(signum, frame)
+        return note_then_handle
+
+    for signum, handler in handlers.items():
+        if callable(handler):
+            signal.signal(signum, watching(handler))
+    try:
+        print(f"PHASE {phase}", flush=True)
+        deadline = time.monotonic() + PAUSE_SECONDS
+        while time.monotonic() < deadline:
+            if arrived:
+                deadline = min(deadline, arrived[0] + SETTLE_SECONDS)
+            time.sleep(POLL_SECONDS)
+    finally:
+        for signum, handler in handlers.items():
+            if callable(handler):
+                signal.signal(signum, handler)
 
 
 def on_call(number: int, phase: str, function):

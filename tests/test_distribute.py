@@ -13,7 +13,7 @@ import pytest
 from samplernn import runs
 from samplernn.config import save_config
 from samplernn.data import ReplicaShard, TrainingData, split_sequences
-from conftest import REPO_ROOT, tiny_config
+from conftest import DEMO_SAMPLE_RATE, DEMO_SECONDS, REPO_ROOT, tiny_config
 
 PROCESS_TIMEOUT_S = 300
 
@@ -48,13 +48,23 @@ def test_replica_shards_split_each_window_by_rows():
     np.testing.assert_array_equal(np.stack(second), np.stack([x[2:] for x in whole]))
 
 
-@pytest.mark.slow
-def test_mirrored_over_two_logical_cpus_matches_one_device(demo_dir):
+@pytest.fixture(scope="module")
+def mirrored_figures(tmp_path_factory):
+    """tests/mirrored_check.py's figures, one process for both scenarios."""
+    from samplernn.demo import write_demo_corpus
+
+    corpus = str(tmp_path_factory.mktemp("mirrored") / "demo")
+    write_demo_corpus(corpus, num_files=8, seconds=DEMO_SECONDS, sample_rate=DEMO_SAMPLE_RATE)
     ((code, output),) = run_processes(
-        [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), demo_dir],
+        [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), corpus],
           dict(os.environ))], REPO_ROOT)
     assert code == 0, output[-3000:]
-    result = json.loads(output.strip().splitlines()[-1])
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_mirrored_over_two_logical_cpus_matches_one_device(mirrored_figures):
+    result = mirrored_figures["adam"]
     assert result["replicas"] == 2
     np.testing.assert_allclose(result["mirrored"], result["single"], rtol=1e-4)
     assert result["single"][-1] < result["single"][0]
@@ -63,15 +73,11 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(demo_dir):
 
 
 @pytest.mark.slow
-def test_mirrored_clips_the_summed_gradient_as_one_device_does(demo_dir):
+def test_mirrored_clips_the_summed_gradient_as_one_device_does(mirrored_figures):
     """SGD, learning rate 1, clip 1e-4: the clip binds on most elements, and two
     replicas must still end where one device does (Keras alone clips each
     replica's half, letting the sum reach twice the bound)."""
-    ((code, output),) = run_processes(
-        [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), demo_dir,
-           "sgd", "1.0", "1e-4", "3"], dict(os.environ))], REPO_ROOT)
-    assert code == 0, output[-3000:]
-    result = json.loads(output.strip().splitlines()[-1])
+    result = mirrored_figures["clip"]
     assert result["replicas"] == 2
     assert result["elements_at_clip"] > 100
     assert result["largest_move"] <= 1.0 + 1e-3

@@ -6,7 +6,7 @@ import soundfile
 import tensorflow as tf
 
 import generate
-from samplernn import checkpoints, generation, generation_files, runs
+from samplernn import checkpoints, generation_files, runs
 from samplernn.config import save_config
 from samplernn.errors import UserError
 from samplernn.model import build_model

@@ -9,9 +9,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import generate
-import train
 from samplernn import checkpoints, runs
-from samplernn.config import save_config
 from conftest import tiny_config
 
 
@@ -25,21 +23,15 @@ def summaries_by_plugin(log_dir):
     return events, found
 
 
-def test_training_logs_audio_spectrograms_scalars_and_csv(tmp_path, demo_dir):
-    config_path = str(tmp_path / "tiny.config.json")
-    save_config(tiny_config(), config_path)
-    assert train.main(["--id", "o", "--data_dir", demo_dir, "--config_file", config_path,
-                       "--logdir_root", str(tmp_path / "logdir"), "--output_dir",
-                       str(tmp_path / "gen"), "--batch_size", "4", "--num_epochs", "2",
-                       "--output_file_dur", "0.2", "--temperature", "0.9"]) == 0
-    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "o"))
+def test_training_logs_audio_spectrograms_scalars_and_csv(trained_run):
+    _, _, run_dir = trained_run    # 2 epochs, 2 files each: temperatures 0.75, 0.9
     events, train_summaries = summaries_by_plugin(os.path.join(run_dir, "train"))
-    assert train_summaries["audio"] == {"generated/1_t0.9"}
-    assert train_summaries["images"] == {"spectrogram/1_t0.9"}
+    assert train_summaries["audio"] == {"generated/1_t0.75", "generated/2_t0.9"}
+    assert train_summaries["images"] == {"spectrogram/1_t0.75", "spectrogram/2_t0.9"}
     assert {"loss", "accuracy", "bits_per_sample", "learning_rate", "step_loss",
             "sec_per_step"} <= train_summaries["scalars"]
     assert [e.step for e in events.Tensors("loss")] == [1, 2]
-    assert [e.step for e in events.Tensors("generated/1_t0.9")] == [1, 2]
+    assert [e.step for e in events.Tensors("generated/2_t0.9")] == [1, 2]
     _, val_summaries = summaries_by_plugin(os.path.join(run_dir, "validation"))
     assert {"loss", "accuracy", "bits_per_sample", "learning_rate"} <= val_summaries["scalars"]
 

@@ -37,7 +37,7 @@ def test_a_sampler_of_a_half_precision_model_is_the_float32_sampler(half_policy)
     """The sampler's weights are float32 whatever the training policy: a model
     built under a half policy gives exactly the sampler of the same weights
     built under float32."""
-    config = tiny_config(frame_sizes=[2, 4, 16], skip_conn=True, num_rnn_layers=2)
+    config = tiny_config(frame_sizes=[2, 4, 8], skip_conn=True, num_rnn_layers=2)
     half_model = build_model(config)
     assert half_model.sample_mlp.first.compute_dtype != "float32"
     weights = half_model.sampler_weights()
@@ -47,9 +47,10 @@ def test_a_sampler_of_a_half_precision_model_is_the_float32_sampler(half_policy)
     for full, half in zip(full_model.weights, half_model.weights):
         full.assign(half.numpy())
     inputs = random_inputs(config)
-    half_logits = Sampler(half_model).teacher_forced_logits(inputs)
+    half_sampler = Sampler(half_model)
+    half_logits = half_sampler.teacher_forced_logits(inputs)
     np.testing.assert_array_equal(half_logits, Sampler(full_model).teacher_forced_logits(inputs))
-    blocks = list(Sampler(half_model).generate(2, 40, [0.9, 1.1], random_seed=3))
+    blocks = list(half_sampler.generate(2, 40, [0.9, 1.1], random_seed=3))
     assert np.concatenate(blocks, axis=1).shape == (2, 40)
 
 

@@ -44,22 +44,20 @@ def ckpt_epochs(run_dir):
                   if f.startswith("model.ckpt-") and f.endswith(".index"))
 
 
-def test_train_writes_checkpoints_config_logs_and_audio(setup, capsys):
-    run, tmp = setup
-    run("--num_epochs", 2)
-    out = capsys.readouterr().out
+def test_train_writes_checkpoints_config_logs_and_audio(trained_run):
+    tmp, out, run_dir = trained_run
     step_lines = [line for line in out.splitlines() if line.startswith("Epoch: ") and "Step" in line]
     assert step_lines and all(STEP_LINE.match(line) for line in step_lines)
     assert step_lines[0].startswith("Epoch: 1/2, Step: 1/")
     assert re.search(r"Epoch: 2/2 done, Loss: [\d.]+, Accuracy: [\d.]+, Bits/sample: [\d.]+, "
                      r"Val Loss: [\d.]+, Val Accuracy: [\d.]+, Val Bits/sample: [\d.]+", out)
-    (run_dir,) = runs.run_dirs(str(tmp / "logdir" / "t"))
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4}_\d\d\.\d\d\.\d\d", os.path.basename(run_dir))
     assert ckpt_epochs(run_dir) == [1, 2]
     saved = json.load(open(os.path.join(run_dir, "model.config.json")))
     assert saved["dim"] == 32 and saved["frame_sizes"] == [4, 16]
     assert os.listdir(os.path.join(run_dir, "train")) and os.listdir(os.path.join(run_dir, "validation"))
-    assert sorted(os.listdir(tmp / "gen" / "t")) == ["t_e=1_1_t0.75.wav", "t_e=2_1_t0.75.wav"]
+    assert sorted(os.listdir(tmp / "gen" / "t")) == ["t_e=1_1_t0.75.wav", "t_e=1_2_t0.9.wav",
+                                                     "t_e=2_1_t0.75.wav", "t_e=2_2_t0.9.wav"]
 
 
 def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, caplog):
