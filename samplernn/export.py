@@ -81,7 +81,8 @@ class ExportedSampler(tf.Module):
         tf.nest.map_structure(lambda variable, value: variable.assign(value), self.states,
                               states)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64)])
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int64)],
+                 autograph=False)
     def reset(self, batch_size, seed):
         silence = quantization.silence_class(self._q_type, self._q_levels)
         self._set_state(tf.fill([batch_size, self._top], silence),
@@ -92,7 +93,7 @@ class ExportedSampler(tf.Module):
         return {"batch_size": batch_size}
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32),
-                                  tf.TensorSpec([None], tf.float32)])
+                                  tf.TensorSpec([None], tf.float32)], autograph=False)
     def generate(self, num_samples, temperature):
         tf.debugging.assert_equal(
             tf.shape(temperature)[0], tf.shape(self.history)[0],
@@ -130,7 +131,7 @@ class ExportedSampler(tf.Module):
                                            self._q_levels)
         return {"audio": audio}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)], autograph=False)
     def prime(self, audio):
         usable = tf.shape(audio)[1] // self._top * self._top
         tf.debugging.assert_positive(usable, "prime() needs at least one top frame of audio")

@@ -40,7 +40,7 @@ def write_tone(path, seconds, sample_rate, frequency=220.0, channels=1, amplitud
     return path
 
 
-DEMO_SECONDS, DEMO_SAMPLE_RATE = 0.75, 8000   # short files: few steps per test epoch
+DEMO_SECONDS, DEMO_SAMPLE_RATE = 0.4, 8000   # short files: few steps per test epoch
 
 
 def write_demo_dir(directory) -> str:

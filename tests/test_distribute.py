@@ -140,3 +140,58 @@ def test_unknown_strategy_and_indivisible_batch():
     with pytest.raises(UserError, match="--batch_size 5 does not divide among 2 replicas; "
                                         "use a multiple of 2"):
         distribute.per_replica_batch_size(two_replicas, 5)
+
+
+def test_strategy_choices_on_this_cpu_and_their_errors(monkeypatch):
+    import tensorflow as tf
+
+    from samplernn import distribute
+    from samplernn.errors import UserError
+
+    assert distribute.make_strategy("auto") is tf.distribute.get_strategy()  # no GPUs here
+    mirrored = distribute.make_strategy("mirrored")   # over the logical CPU devices
+    assert isinstance(mirrored, tf.distribute.MirroredStrategy)
+    assert mirrored.num_replicas_in_sync == len(tf.config.list_logical_devices("CPU"))
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UserError, match="multi_worker needs the TF_CONFIG environment"):
+        distribute.make_strategy("multi_worker")
+    monkeypatch.setenv("TF_CONFIG", "{'cluster': ")
+    with pytest.raises(UserError, match="TF_CONFIG is not valid JSON"):
+        distribute.make_strategy("multi_worker")
+    with pytest.raises(UserError, match="--strategy tpu: no TPU found .*--strategy auto"):
+        distribute.make_strategy("tpu")
+
+
+def resolver(task_type, task_id=0, cluster=("worker", "worker")):
+    import types
+
+    spec = {}
+    for kind in cluster:
+        spec.setdefault(kind, []).append(f"host{len(spec.get(kind, []))}:2222")
+    return types.SimpleNamespace(cluster_resolver=types.SimpleNamespace(
+        task_type=task_type, task_id=task_id,
+        cluster_spec=lambda: types.SimpleNamespace(as_dict=lambda: spec)))
+
+
+@pytest.mark.parametrize("strategy, chief", [
+    (resolver(None), True),                                      # one machine
+    (resolver("chief", 0, ("chief", "worker")), True),
+    (resolver("worker", 0, ("chief", "worker")), False),         # a chief exists elsewhere
+    (resolver("worker", 0), True),                               # worker 0 leads otherwise
+    (resolver("worker", 1), False),
+])
+def test_only_one_worker_is_the_chief(strategy, chief):
+    from samplernn import distribute
+
+    assert distribute.is_chief(strategy) is chief
+
+
+def test_a_workers_throwaway_checkpoint_is_written_then_removed():
+    import tensorflow as tf
+
+    from samplernn import distribute
+
+    variable = tf.Variable([1.0, 2.0])
+    saved = distribute.ThrowawayCheckpoints(tf.train.Checkpoint(v=variable)).save(3)
+    assert os.path.basename(saved) == "model.ckpt-3"
+    assert not os.path.exists(os.path.dirname(saved))

@@ -126,18 +126,19 @@ def test_export_refuses_to_overwrite(run_dir, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
 
 
-def test_exported_sampler_functions_in_process(run_dir):
-    """The module's functions, called directly (the slow test above runs the saved model
-    in another process): prime starts from h0 whatever came before, with its own batch."""
+def test_export_script_in_process_and_the_loaded_signatures(run_dir, tmp_path, caplog):
+    """export.py's main in this process, then its SavedModel loaded here (the slow test
+    above runs it in a process with TensorFlow alone): prime starts from h0 whatever
+    came before, with its own batch; a wrong number of temperatures is refused."""
     import tensorflow as tf
 
-    from samplernn import checkpoints, runs
-    from samplernn.export import ExportedSampler
-    from samplernn.sampler import Sampler
-
-    prefix = runs.resolve_checkpoint(run_dir)
-    model = checkpoints.load_model(prefix, runs.config_for_checkpoint(prefix))
-    module = ExportedSampler(Sampler(model), "test")
+    exported = str(tmp_path / "exported" / "m")
+    with caplog.at_level("INFO", logger="samplernn"):
+        assert export.main(["--checkpoint_path", run_dir, "--output_dir", exported]) == 0
+    assert f"to {exported}" in caplog.text and "3-tier LSTM, dim 32, 8000 Hz" in caplog.text
+    assert json.load(open(os.path.join(exported, "samplernn.json")))["sample_rate"] == 8000
+    assert not [n for n in os.listdir(tmp_path / "exported") if n.startswith(".tmp-")]
+    module = tf.saved_model.load(exported)
     seed_audio = tf.constant(np.sin(np.arange(2, 50) / 3.0)[None].astype(np.float32) * 0.5)
     module.reset(tf.constant(1), tf.constant(7, tf.int64))
     assert int(module.prime(seed_audio)["samples_used"]) == 48

@@ -117,6 +117,7 @@ def checkpoint(tmp_path):
     return tmp_path, run_dir, config
 
 
+@pytest.mark.slow   # several model builds and compilations: about 10 s
 def test_generate_script_writes_files_for_every_checkpoint_form(checkpoint):
     tmp, run_dir, config = checkpoint
     for form in (os.path.join(run_dir, "model.ckpt-7"), run_dir, str(tmp / "logdir" / "g")):

@@ -92,6 +92,7 @@ def test_train_py_flags_reach_the_schedule(tmp_path, demo_dir):
     assert rates[0] < 0.01 / 1000
 
 
+@pytest.mark.slow   # several model builds and compilations: about 10 s
 def test_a_resume_in_the_warm_up_continues_from_the_optimizers_step(demo_dir, tmp_path,
                                                                      monkeypatch):
     """Warm-up counts the optimizer's steps, saved in the checkpoint: a resume with

@@ -60,6 +60,7 @@ def test_train_writes_checkpoints_config_logs_and_audio(trained_run):
                                                      "t_e=2_1_t0.75.wav", "t_e=2_2_t0.9.wav"]
 
 
+@pytest.mark.slow   # several model builds and compilations: about 10 s
 def test_resume_continues_at_next_epoch_with_optimizer_state(setup, capsys, caplog):
     run, tmp = setup
     run("--num_epochs", 1, "--generate", "False")
@@ -177,6 +178,7 @@ def test_readback_reads_losses_in_batches_with_exact_running_means(monkeypatch):
     assert global_step == 8 and readback.loss_sum == sum(losses)
 
 
+@pytest.mark.slow   # several model builds and compilations: about 10 s
 def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(training, "READBACK_STEPS", 1)  # on_step_end after every step
     config = tiny_config()

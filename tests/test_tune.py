@@ -83,3 +83,38 @@ def test_distributed_search_with_a_chief_and_two_workers(tune_args, tmp_path):
     assert "Best config written to" in outputs["chief"]
     assert "Best config written" not in outputs["tuner0"] + outputs["tuner1"]
     assert load_config(str(tmp_path / "best.config.json")).dim in (16, 32)
+
+
+def test_one_bayesian_trial_in_process_writes_the_best_config(tmp_path, capsys):
+    """The fast tier's whole search: one trial of one epoch on a short corpus."""
+    from samplernn.demo import write_demo_corpus
+
+    corpus = str(tmp_path / "short")
+    write_demo_corpus(corpus, num_files=4, seconds=0.25, sample_rate=8000)
+    base = str(tmp_path / "base.config.json")
+    save_config(tiny_config(), base)
+    best = str(tmp_path / "best.config.json")
+    assert tune.main(["--data_dir", corpus, "--config_file", base, "--num_epochs", "1",
+                      "--directory", str(tmp_path / "tuning"), "--output_file", best,
+                      "--batch_size", "2", "--type", "bayesian", "--max_trials", "1",
+                      "--dim", "16"]) == 0
+    assert load_config(best).dim == 16
+    assert f"--config_file {best} --learning_rate 0.001 --momentum 0.9 --batch_size 2" \
+        in capsys.readouterr().out
+
+
+def test_each_tuner_type_is_made_with_the_objectives_direction(tmp_path):
+    import keras_tuner
+
+    from samplernn import search_space, tuning
+
+    hypermodel = tuning.SampleRNNHyperModel(tiny_config(), search_space.SearchSpace({}),
+                                            str(tmp_path), {}, 3, None, 1, "val_accuracy")
+    kinds = {"random_search": keras_tuner.RandomSearch,
+             "bayesian": keras_tuner.BayesianOptimization, "hyperband": keras_tuner.Hyperband}
+    assert set(kinds) == set(search_space.TUNER_TYPES)
+    for kind, tuner_class in kinds.items():
+        tuner = tuning.make_tuner(kind, hypermodel, "val_accuracy", 2, 3, str(tmp_path / kind),
+                                  "p")
+        assert isinstance(tuner, tuner_class)
+        assert tuner.oracle.objective.direction == "max"

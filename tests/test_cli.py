@@ -1,0 +1,139 @@
+"""samplernn/cli.py in-process: argument types, logging, and how run() ends a script.
+
+The scripts' real exits (a signal to a process) are in test_interrupts.py (slow
+tier); here run() is driven with exceptions, and os._exit is replaced so that
+the test process survives it.
+"""
+
+import argparse
+import io
+import logging
+import os
+import signal
+import sys
+
+import pytest
+import tensorflow  # noqa: F401  (loaded before the tests, as in every test process)
+
+from samplernn import cli
+from samplernn.errors import UserError
+from samplernn.interrupts import Terminated
+
+
+@pytest.mark.parametrize("text, value", [("True", True), ("yes", True), (" 1 ", True),
+                                         ("FALSE", False), ("no", False), ("0", False)])
+def test_boolean_reads_the_documented_spellings(text, value):
+    assert cli.boolean(text) is value
+
+
+@pytest.mark.parametrize("parse, text, message", [
+    (cli.boolean, "maybe", "expected True or False, got 'maybe'"),
+    (cli.optional_int, "2.5", "expected an integer or None, got '2.5'"),
+    (cli.positive_int, "0", "expected a positive integer, got '0'"),
+    (cli.positive_int, "None", "expected a positive integer, got 'None'"),
+    (cli.positive_float, "-1e-3", "expected a positive number, got '-1e-3'"),
+    (cli.positive_float, "fast", "expected a positive number, got 'fast'"),
+    (cli.positive_float, "nan", "expected a positive number, got 'nan'"),
+])
+def test_argument_types_refuse_with_the_value_named(parse, text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        parse(text)
+
+
+def test_argument_types_accept():
+    assert cli.optional_int("none") is None and cli.optional_int("-3") == -3
+    assert cli.positive_int("7") == 7 and cli.positive_float("0.25") == 0.25
+
+
+@pytest.fixture
+def restore_signal_handlers():
+    """run() installs SIGINT/SIGTERM handlers for a script; put pytest's back."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+class Exited(Exception):
+    """Raised by the stand-in for os._exit, with the status it was given."""
+
+
+@pytest.fixture
+def fake_exit(monkeypatch):
+    def exit_now(status):
+        raise Exited(status)
+
+    monkeypatch.setattr(cli.os, "_exit", exit_now)
+
+
+def test_run_exits_with_the_status_main_returns(restore_signal_handlers):
+    with pytest.raises(SystemExit) as exited:
+        cli.run(lambda: 0)
+    assert exited.value.code == 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_run_turns_a_user_error_into_one_line_and_status_2(restore_signal_handlers, capsys):
+    def main():
+        raise UserError("--data_dir nowhere does not exist")
+
+    with pytest.raises(SystemExit) as exited:
+        cli.run(main)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "error: --data_dir nowhere does not exist\n"
+
+
+@pytest.mark.parametrize("stop, status, line", [(KeyboardInterrupt, 130, "Interrupted."),
+                                                (Terminated, 143, "Terminated.")])
+def test_run_ends_at_once_on_ctrl_c_or_sigterm(restore_signal_handlers, fake_exit, capsys,
+                                               stop, status, line):
+    def main():
+        raise stop()
+
+    with pytest.raises(Exited) as exited:
+        cli.run(main)
+    assert exited.value.args == (status,)
+    assert capsys.readouterr().err.strip() == line
+
+
+def test_sigterm_raises_terminated_once_run_has_installed_its_handlers(
+        restore_signal_handlers, fake_exit, capsys):
+    def main():
+        os.kill(os.getpid(), signal.SIGTERM)   # a real signal, handled in this thread
+
+    with pytest.raises(Exited) as exited:
+        cli.run(main)
+    assert exited.value.args == (143,)
+    assert "Terminated." in capsys.readouterr().err
+
+
+def test_quiet_tensorflow_is_a_no_op_once_tensorflow_is_loaded(capfd):
+    cli.quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"]
+    assert capfd.readouterr() == ("", "")
+
+
+def test_setup_logging_speaks_for_samplernn_and_holds_libraries_to_warnings(monkeypatch):
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])   # as in a fresh script
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(logging.getLogger("samplernn"), "level", logging.NOTSET)
+    stream = io.StringIO()
+    cli.setup_logging(stream)
+    logging.getLogger("samplernn.training").info("Epoch 1 done")
+    logging.getLogger("tensorflow.sharding").info("Sharding callback duration: 5")
+    logging.getLogger("tensorflow.sharding").warning("disk is slow")
+    assert stream.getvalue() == "Epoch 1 done\ndisk is slow\n"
+
+
+def test_silence_stdout_points_standard_output_at_dev_null(capfd):
+    sys.stdout.flush()
+    saved = os.dup(sys.stdout.fileno())
+    try:
+        cli.silence_stdout()
+        os.write(sys.stdout.fileno(), b"lost\n")
+    finally:
+        os.dup2(saved, sys.stdout.fileno())
+        os.close(saved)
+    os.write(sys.stdout.fileno(), b"kept\n")
+    assert capfd.readouterr().out == "kept\n"
