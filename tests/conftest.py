@@ -18,7 +18,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "slow: starts processes or trains for minutes; the fast tier "
+        "markers", "slow: starts processes or takes about ten seconds or more; the fast tier "
                    "(-m \"not slow\") skips it, CI runs it")
 
 
