@@ -13,7 +13,7 @@ import pytest
 from samplernn import runs
 from samplernn.config import save_config
 from samplernn.data import ReplicaShard, TrainingData, split_sequences
-from conftest import DEMO_SAMPLE_RATE, DEMO_SECONDS, REPO_ROOT, tiny_config
+from conftest import REPO_ROOT, tiny_config, write_demo_dir
 
 PROCESS_TIMEOUT_S = 300
 
@@ -51,10 +51,7 @@ def test_replica_shards_split_each_window_by_rows():
 @pytest.fixture(scope="module")
 def mirrored_figures(tmp_path_factory):
     """tests/mirrored_check.py's figures, one process for both scenarios."""
-    from samplernn.demo import write_demo_corpus
-
-    corpus = str(tmp_path_factory.mktemp("mirrored") / "demo")
-    write_demo_corpus(corpus, num_files=8, seconds=DEMO_SECONDS, sample_rate=DEMO_SAMPLE_RATE)
+    corpus = write_demo_dir(tmp_path_factory.mktemp("mirrored") / "demo")
     ((code, output),) = run_processes(
         [([sys.executable, os.path.join(REPO_ROOT, "tests", "mirrored_check.py"), corpus],
           dict(os.environ))], REPO_ROOT)
