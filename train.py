@@ -38,6 +38,15 @@ def parse_args(argv=None):
                         "(default: e^-0.1)")
     p.add_argument("--learning_rate_warmup_steps", type=int, default=0,
                    help="Raise the learning rate linearly over this many first steps")
+    p.add_argument("--learning_rate_schedule", choices=schedule.SHAPES,
+                   default=schedule.DEFAULT_SHAPE,
+                   help="exponential: PRiSM's per-epoch decay (constant unless "
+                        "--reduce_learning_rate_after); constant; linear or cosine: decay "
+                        "to --learning_rate_floor at the end of the run (--max_minutes of "
+                        "training time, else --num_epochs)")
+    p.add_argument("--learning_rate_floor", type=float, default=0.0,
+                   help="linear, cosine: the final learning rate, a fraction of "
+                        "--learning_rate")
     p.add_argument("--momentum", type=float, default=defaults.MOMENTUM,
                    help="For sgd and rmsprop")
     p.add_argument("--checkpoint_every", type=positive_int, default=1, help="In epochs")
@@ -51,8 +60,9 @@ def parse_args(argv=None):
                    help="Resume with learning-rate flags other than the checkpoint's "
                         "(warm-up and decay still count from its step and epoch)")
     p.add_argument("--max_minutes", type=positive_float, default=None,
-                   help="Stop after the first epoch that ends this many minutes after the "
-                        "start (its checkpoint is saved); default: no limit")
+                   help="Budget of training time, counted over resumes: training stops "
+                        "when it is spent, mid-epoch if need be, and saves a checkpoint; "
+                        "default: no limit")
     p.add_argument("--early_stopping_patience", type=optional_int,
                    default=defaults.EARLY_STOPPING_PATIENCE,
                    help="Epochs without improvement before stopping; None never stops")
@@ -100,57 +110,44 @@ def check_flags(args) -> None:
                         "--num_epochs")
 
 
-def find_resume_point(args, config, learning_rate_schedule):
-    """The checkpoint to resume from (or None), after checking that it was trained with
-    this config and learning-rate schedule. Needs no TensorFlow."""
-    from samplernn import runs
-    from samplernn.errors import UserError
-
-    if not args.resume:
-        return None
-    if args.resume_from:
-        prefix = runs.resolve_checkpoint(args.resume_from, "--resume_from", for_resuming=True)
-    else:
-        prefix = runs.latest_checkpoint(os.path.join(args.logdir_root, args.id),
-                                        for_resuming=True)
-        if prefix is None:
-            log.info("No checkpoint found for id '%s': training from scratch", args.id)
-            return None
-    differences = config.differences(runs.config_for_checkpoint(prefix))
-    if differences:
-        raise UserError(
-            f"checkpoint {prefix} was trained with another config ({'; '.join(differences)}); "
-            f"pass --config_file {runs.config_path_for(prefix)} to resume it, or --resume "
-            f"False (or a new --id) to start afresh")
-    saved = schedule.LearningRateSchedule.load(runs.schedule_path_for(prefix))
-    changed = learning_rate_schedule.differences(saved) if saved else []
-    if changed and not args.allow_schedule_change:
-        raise UserError(
-            f"checkpoint {prefix} was trained with another learning-rate schedule "
-            f"({'; '.join(changed)}); pass the checkpoint's values, or --allow_schedule_change "
-            f"True to continue with the new ones")
-    return prefix
-
-
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    from samplernn import runs
     from samplernn.config import load_config
-    from samplernn.data import load_corpus
-    from samplernn.fileio import remove_stale_temporaries
+    from samplernn.locks import IdLock, writes_runs
 
     # Everything that needs no model is checked before TensorFlow loads.
     check_flags(args)
     learning_rate_schedule = schedule.LearningRateSchedule(
         args.learning_rate, args.learning_rate_warmup_steps, args.reduce_learning_rate_after,
-        args.learning_rate_decay)
+        args.learning_rate_decay, args.learning_rate_schedule, args.learning_rate_floor,
+        args.max_minutes, args.num_epochs)
     config = load_config(args.config_file, sample_rate=args.sample_rate)
+    if not writes_runs(args.strategy):   # a multi-worker run's other workers
+        return train(args, config, learning_rate_schedule, writer=False)
+    # One process per id: a second train.py of this id is refused while this one runs.
+    with IdLock(os.path.join(args.logdir_root, args.id), args.id):
+        return train(args, config, learning_rate_schedule)
+
+
+def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
+    """Everything after the flags; the ``writer`` of the id's runs holds its lock."""
+    from samplernn import runs
+    from samplernn.data import load_corpus
+    from samplernn.fileio import remove_stale_temporaries
+    from samplernn.resuming import find_resume_point, precision_change, save_precision
+
     id_dir = os.path.join(args.logdir_root, args.id)
     for path in (runs.remove_unfinished_saves(id_dir)
                  + remove_stale_temporaries(os.path.join(args.output_dir, args.id))):
         log.info("Removed %s, left by a save that did not finish", path)
-    resume_prefix = find_resume_point(args, config, learning_rate_schedule)
+    for path in runs.remove_runs_without_checkpoint(id_dir) if writer else []:
+        log.info("Removed %s, a run stopped before its first checkpoint", path)
+    resume_prefix = find_resume_point(id_dir, args.id, config, learning_rate_schedule,
+                                      args.resume, args.resume_from,
+                                      args.allow_schedule_change)
+    if resume_prefix and finished(args, resume_prefix):
+        return 0
     corpus = load_corpus(args.data_dir, config, args.batch_size, args.num_val_batches or 0)
 
     quiet_tensorflow()
@@ -158,7 +155,7 @@ def main(argv=None):
 
     from samplernn import checkpoints, devices, distribute, training
     from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
-                                     StatisticsPrinter, TensorBoardLogger, TimeBudget)
+                                     StatisticsPrinter, TensorBoardLogger)
     from samplernn.data import TrainingData
     from samplernn.interrupts import InterruptFlag
     from samplernn.model import build_model
@@ -167,13 +164,6 @@ def main(argv=None):
     strategy = distribute.make_strategy(args.strategy)
     chief = distribute.is_chief(strategy)
     distribute.per_replica_batch_size(strategy, args.batch_size)
-    if resume_prefix:
-        done = checkpoints.completed_epochs(resume_prefix)
-        if done >= args.num_epochs:
-            log.info("Nothing to do: %s has completed %d epoch(s) and --num_epochs is %d. "
-                     "Pass a larger --num_epochs to train further, or --resume False (or "
-                     "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
-            return 0
 
     data = TrainingData.from_corpus(corpus, config, args.batch_size, seed=args.random_seed)
     keras.utils.set_random_seed(args.random_seed)
@@ -181,7 +171,9 @@ def main(argv=None):
     policy, note = precision.choose_policy(found, args.mixed_precision)
     precision.set_policy(policy)
     cudnn = devices.use_cudnn(args.jit_compile)
-    log.info(devices.start_line(found, devices.describe_strategy(strategy), policy, cudnn, note))
+    changed = precision_change(resume_prefix, policy) if resume_prefix else None
+    log.info(devices.start_line(found, devices.describe_strategy(strategy), policy, cudnn,
+                                "; ".join(text for text in (note, changed) if text) or None))
     with strategy.scope():
         model = build_model(config, use_cudnn=cudnn)
         optimizer = precision.with_loss_scaling(
@@ -197,22 +189,24 @@ def main(argv=None):
     interrupt = InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
                               "(further signals are ignored until it is written)")
     tracker = ImprovementTracker(progress, args.early_stopping_patience)
-    budget = TimeBudget(60 * args.max_minutes) if args.max_minutes else None
+    max_seconds = 60 * args.max_minutes if args.max_minutes else None
 
-    def train(callbacks):
+    def fit(callbacks):
         return training.fit(trainer, data, args.num_epochs, progress, callbacks,
-                            learning_rate_schedule, interrupt=interrupt)
+                            learning_rate_schedule, interrupt=interrupt,
+                            max_seconds=max_seconds)
 
     if not chief:  # saves as every worker must, but into temporary directories
-        result = train([tracker, CheckpointSaver(distribute.ThrowawayCheckpoints(checkpoint),
-                                                 args.checkpoint_every, args.checkpoint_policy,
-                                                 tracker)])
+        result = fit([tracker, CheckpointSaver(distribute.ThrowawayCheckpoints(checkpoint),
+                                               args.checkpoint_every, args.checkpoint_policy,
+                                               tracker)])
         log.info("Worker finished; weights fingerprint %s", checkpoints.fingerprint(model))
         return interrupt.exit_status if result.interrupted else 0
 
     with runs.new_run(args.logdir_root, args.id) as run_dir:
         runs.save_run_config(run_dir, config)
         learning_rate_schedule.save(os.path.join(run_dir, runs.SCHEDULE_FILE))
+        save_precision(run_dir, policy)
         manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
         tensorboard = TensorBoardLogger(run_dir, optimizer)
         on_save = []
@@ -227,18 +221,19 @@ def main(argv=None):
                 reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt,
                 precision=args.generation_precision))
         log.info("Training run directory: %s", run_dir)
-        result = train([
+        result = fit([
             StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),
             tensorboard,
             CsvLogger(os.path.join(run_dir, "metrics.csv")),
             tracker,  # before the saver: "Best" needs to know whether this epoch improved
             CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy, tracker,
                             on_save),
-        ] + ([budget] if budget else []))
+        ])
     if result.interrupted:
         return interrupt.exit_status
-    if result.stopped_early and budget and budget.spent():
-        log.info("Stopped: --max_minutes %g reached", args.max_minutes)
+    if result.out_of_time:
+        log.info("Stopped: --max_minutes %g of training time spent (pass a larger "
+                 "--max_minutes to continue)", args.max_minutes)
     elif result.stopped_early:
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
     log.info("Training finished after %d epoch(s); checkpoints are in %s",
@@ -246,6 +241,28 @@ def main(argv=None):
     if strategy.num_replicas_in_sync > 1:
         log.info("Weights fingerprint %s", checkpoints.fingerprint(model))
     return 0
+
+
+def finished(args, resume_prefix: str) -> bool:
+    """Whether the run of ``resume_prefix`` has nothing left to do (every epoch done,
+    or its training-time budget spent); says so. Reads the checkpoint before the
+    corpus is decoded (the data directory may even be gone)."""
+    quiet_tensorflow()
+    from samplernn import checkpoints
+
+    done = checkpoints.completed_epochs(resume_prefix)
+    if done >= args.num_epochs:
+        log.info("Nothing to do: %s has completed %d epoch(s) and --num_epochs is %d. "
+                 "Pass a larger --num_epochs to train further, or --resume False (or "
+                 "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
+        return True
+    spent = checkpoints.training_seconds(resume_prefix)
+    if args.max_minutes and spent >= 60 * args.max_minutes:
+        log.info("Nothing to do: %s has trained for %.1f minutes and --max_minutes is %g. "
+                 "Pass a larger --max_minutes to train further, or --resume False (or a "
+                 "new --id) to start afresh", resume_prefix, spent / 60, args.max_minutes)
+        return True
+    return False
 
 
 if __name__ == "__main__":

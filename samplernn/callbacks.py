@@ -198,21 +198,6 @@ class ImprovementTracker(Callback):
                 and int(self.progress.epochs_without_improvement) >= self.patience)
 
 
-class TimeBudget(Callback):
-    """Stops training at the end of the first epoch that ends ``seconds`` or more
-    after the start (``train.py --max_minutes``); the epoch's checkpoint is
-    saved as usual. Time counts from construction, in this process."""
-
-    def __init__(self, seconds: float):
-        self.seconds, self.start = seconds, time.perf_counter()
-
-    def spent(self) -> bool:
-        return time.perf_counter() - self.start >= self.seconds
-
-    def should_stop(self):
-        return self.spent()
-
-
 class CheckpointSaver(Callback):
     """Saves ``model.ckpt-<epoch>`` every ``every`` epochs (policy ``always``) or
     only when the monitored loss improved (policy ``best``), and always on
@@ -259,11 +244,12 @@ class CheckpointSaver(Callback):
             function(epoch, prefix)
 
     def on_interrupt(self, epoch, step):
+        """Stopped by a signal or the time budget: save what was reached."""
         if step == 0 and self.saved_epoch == epoch:
-            log.info("Interrupted after epoch %d; its checkpoint is saved. Run the same "
+            log.info("Stopped after epoch %d; its checkpoint is saved. Run the same "
                      "command again to continue", epoch)
             return
         prefix = self._save(epoch, interrupted=True)
         where = f"after epoch {epoch}" if step == 0 else f"at epoch {epoch}, step {step}"
-        log.info("Interrupted %s: saved %s; run the same command again to resume from it",
+        log.info("Stopped %s: saved %s; run the same command again to resume from it",
                  where, prefix)

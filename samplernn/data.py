@@ -182,12 +182,18 @@ def split_sequences(sequences: np.ndarray, batch_size: int,
     num_val = num_val_batches * batch_size
     num_train = len(sequences) - num_val
     if num_train < batch_size:
+        # Only advice that can be followed: each option named here would work.
+        options = []
+        fitting_batch = len(sequences) // (num_val_batches + 1)
+        if 0 < fitting_batch < batch_size:
+            options.append(f"lower --batch_size to at most {fitting_batch}")
+        if num_val_batches and len(sequences) >= batch_size:
+            options.append("pass --num_val_batches 0 (no validation)")
+        options.append("add audio")
         raise UserError(
-            f"the corpus gives {len(sequences)} training sequence(s) but --batch_size "
-            f"{batch_size} with --num_val_batches {num_val_batches} needs at least "
-            f"{batch_size * (num_val_batches + 1)}; lower --batch_size (to at most "
-            f"{max(1, len(sequences) // (num_val_batches + 1))}) or --num_val_batches, "
-            f"or add audio")
+            f"the corpus gives {len(sequences)} sequence(s) but --batch_size {batch_size} "
+            f"with --num_val_batches {num_val_batches} needs at least "
+            f"{batch_size * (num_val_batches + 1)}: {', or '.join(options)}")
     return SplitSequences(train=sequences[:num_train], validation=sequences[num_train:])
 
 

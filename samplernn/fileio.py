@@ -9,14 +9,21 @@ import errno
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 
 from samplernn.errors import UserError
 
 TEMPORARY_PREFIX = ".tmp-"
-# Our temporary files and directories carry the writing process's id, so that a
-# later run can tell those left by a killed process from those being written.
-_OURS = re.compile(r"^\.tmp-samplernn-(\d+)-")
+# Our temporary files and directories carry the writing host's name and process id,
+# ``.tmp-samplernn-<host>@<pid>-...``, so that a later run can tell those left by a
+# killed process of its own host from those being written. A directory may be shared
+# (NFS, several containers): another host's process ids mean nothing here, so its
+# temporaries are removed only once older than STALE_AFTER_SECONDS. Names of older
+# releases (``.tmp-samplernn-<pid>-``, no host) are treated as another host's.
+_OURS = re.compile(r"^\.tmp-samplernn-(?:(?P<host>[A-Za-z0-9_.]+)@)?(?P<pid>\d+)-")
+STALE_AFTER_SECONDS = 24 * 3600   # a day: no write of ours takes that long
 FULL_DISK_BYTES = 1 << 20   # less free space than this, after a failed write: the disk is full
 
 
@@ -27,9 +34,14 @@ def current_umask() -> int:
     return mask
 
 
+def host_name() -> str:
+    """This machine's name, as temporary names carry it (letters, digits, ``_``, ``.``)."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+
+
 def temporary_prefix() -> str:
-    """``.tmp-samplernn-<pid>-``: the start of this process's temporary names."""
-    return f"{TEMPORARY_PREFIX}samplernn-{os.getpid()}-"
+    """``.tmp-samplernn-<host>@<pid>-``: the start of this process's temporary names."""
+    return f"{TEMPORARY_PREFIX}samplernn-{host_name()}@{os.getpid()}-"
 
 
 def _process_exists(pid: int) -> bool:
@@ -42,9 +54,21 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
+def _is_stale(path: str, match) -> bool:
+    """Whether the temporary ``path`` (its name matched by ``_OURS``) was left by a
+    process that is gone: one of this host that no longer runs, or, for another
+    host's, one untouched for STALE_AFTER_SECONDS."""
+    if match.group("host") == host_name():
+        return not _process_exists(int(match.group("pid")))
+    try:
+        return time.time() - os.path.getmtime(path) > STALE_AFTER_SECONDS
+    except OSError:
+        return False
+
+
 def remove_stale_temporaries(directory: str) -> list:
     """Remove the temporary files and directories in ``directory`` that a process
-    of ours left behind when it was killed (its id no longer runs); return them."""
+    of ours left behind when it was killed (see ``_is_stale``); return them."""
     removed = []
     try:
         names = os.listdir(directory)
@@ -52,9 +76,9 @@ def remove_stale_temporaries(directory: str) -> list:
         return removed
     for name in names:
         match = _OURS.match(name)
-        if not match or _process_exists(int(match.group(1))):
-            continue
         path = os.path.join(directory, name)
+        if not match or not _is_stale(path, match):
+            continue
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         else:

@@ -144,13 +144,23 @@ class PlaybackSink:
             if not finished:
                 warnings.warn(f"the sound device stopped taking audio; gave up waiting after "
                               f"{bound:.1f} s", stacklevel=2)
-        self.abort()
+        self._close_stream(drain=finished)
         return finished
 
     def abort(self) -> None:
+        """Stop at once, dropping whatever the device still buffers."""
         self.buffer.finish()
+        self._close_stream(drain=False)
+
+    def _close_stream(self, drain: bool) -> None:
+        """Close the stream. ``drain``: let the device play out its own buffers
+        (``stop()`` waits for them); otherwise drop them (``abort()`` returns at
+        once), so a device that no longer takes audio cannot hang the program."""
         if self._stream is not None:
-            self._stream.stop()
+            if drain:
+                self._stream.stop()
+            else:
+                self._stream.abort()
             self._stream.close()
             self._stream = None
 

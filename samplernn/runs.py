@@ -75,6 +75,19 @@ def new_run(logdir_root: str, run_id: str):
         raise
 
 
+def remove_runs_without_checkpoint(id_dir: str) -> list:
+    """Remove the run directories of ``id_dir`` that hold no checkpoint (left by a
+    process killed before its first save: SIGKILL, an out-of-memory kill, a dead VM);
+    return their paths. Call it only while holding the id's lock
+    (:mod:`samplernn.locks`), when no other run of the id can be starting."""
+    removed = []
+    for run_dir in run_dirs(id_dir):
+        if not _checkpoint_indexes(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            removed.append(run_dir)
+    return removed
+
+
 def run_dirs(id_dir: str) -> list:
     """The run directories under an id directory, oldest first."""
     runs = []

@@ -217,10 +217,12 @@ class FitResult:
     history: list            # one logs dict per completed epoch
     interrupted: bool = False
     stopped_early: bool = False
+    out_of_time: bool = False  # the training-time budget (max_seconds) ran out
 
 
 def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
-        schedule: LearningRateSchedule = None, interrupt: InterruptFlag = None) -> FitResult:
+        schedule: LearningRateSchedule = None, interrupt: InterruptFlag = None,
+        max_seconds: float = None) -> FitResult:
     """Train from ``progress`` (completed epochs, steps into the next) to ``num_epochs``.
 
     ``schedule`` sets the learning rate at every step (see
@@ -232,15 +234,25 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     reached) and the result says ``interrupted``. ``interrupt`` is the flag
     to use (installed here for the duration); pass the one that other work
     in the loop, like audio generation in a callback, also watches.
+
+    ``max_seconds`` is a budget of training time (``progress.train_seconds``,
+    counted over resumes): training stops at the first step boundary past
+    it, mid-epoch if need be, and saves as on Ctrl-C; the result says
+    ``out_of_time``.
     """
     interrupt = interrupt or InterruptFlag()
     started = time.perf_counter()
     schedule = schedule or LearningRateSchedule(float(trainer.optimizer.learning_rate))
+    if int(progress.global_step) < 0:   # a checkpoint from before global_step was saved
+        progress.global_step.assign(int(trainer.optimizer.iterations.numpy()))
+    budget = _Budget(progress, max_seconds)
     result = FitResult(history=[])
     with interrupt:
-        while int(progress.epoch) < num_epochs and not interrupt.requested:
-            logs = _train_epoch(trainer, data, progress, callbacks, interrupt, schedule)
-            if logs is None:          # interrupted before the epoch was complete
+        while (int(progress.epoch) < num_epochs and not interrupt.requested
+               and not budget.spent()):
+            logs = _train_epoch(trainer, data, progress, callbacks, interrupt, schedule,
+                                budget)
+            if logs is None:          # stopped before the epoch was complete
                 break
             logs["elapsed_seconds"] = time.perf_counter() - started   # wall time in this call
             result.history.append(logs)
@@ -249,8 +261,10 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
             if any(callback.should_stop() for callback in callbacks):
                 result.stopped_early = int(progress.epoch) < num_epochs
                 break
-        if interrupt.requested:
-            result.interrupted = True
+        result.out_of_time = (budget.spent() and not result.stopped_early
+                              and int(progress.epoch) < num_epochs)
+        result.interrupted = interrupt.requested
+        if result.interrupted or result.out_of_time:
             epoch, step = int(progress.epoch), int(progress.step)
             # Mid-epoch: epoch + 1 is in progress; at a boundary, epoch is complete.
             for callback in callbacks:
@@ -258,17 +272,49 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     return result
 
 
-def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule):
+class _Budget:
+    """The training-time budget of :func:`fit`: ``progress.train_seconds`` so far
+    plus the time of the epoch in progress (from :meth:`start_epoch`)."""
+
+    def __init__(self, progress, max_seconds):
+        self.progress, self.max_seconds = progress, max_seconds
+        self.epoch_start = None
+
+    def start_epoch(self) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def seconds(self) -> float:
+        running = 0.0 if self.epoch_start is None else time.perf_counter() - self.epoch_start
+        return float(self.progress.train_seconds) + running
+
+    def end_epoch(self) -> None:
+        """Add the epoch's time (so far) to ``progress.train_seconds``."""
+        self.progress.train_seconds.assign(self.seconds())
+        self.epoch_start = None
+
+    def spent(self) -> bool:
+        return self.max_seconds is not None and self.seconds() >= self.max_seconds
+
+
+def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule, budget):
     """Train (the rest of) one epoch and validate it: the epoch's logs, or None if
-    interrupted. On an interruption ``progress`` records the steps done and their
+    interrupted or out of time. Then ``progress`` records the steps done and their
     loss sums (for the checkpoint); at the end it records the completed epoch."""
     epoch, step = int(progress.epoch), int(progress.step)
-    # Steps applied over all epochs (0-based), as the optimizer counts them and the
-    # checkpoint stores them: a resume with another batch size or corpus continues
-    # the warm-up where it stopped. Read once; each step below adds one.
-    global_step = int(trainer.optimizer.iterations.numpy())
-    learning_rate = schedule.rate(epoch, global_step)
+    budget.start_epoch()
+    # Steps run over all epochs (0-based), as the checkpoint stores them: a resume with
+    # another batch size or corpus continues the schedule where it stopped. Read once;
+    # each step below adds one.
+    global_step = int(progress.global_step)
+    steps_per_epoch = data.train_steps_per_epoch
+
+    def learning_rate_now():
+        fraction = schedule.fraction(global_step, budget.seconds(), steps_per_epoch)
+        return schedule.rate(epoch, global_step, fraction)
+
+    learning_rate = learning_rate_now()
     trainer.optimizer.learning_rate.assign(learning_rate)
+    per_step = schedule.spans_the_run()
     states = trainer.initial_states(data.batch_size)
     # Sums over the epoch's steps before this process (an interrupted run's).
     total_loss, total_accuracy = float(progress.loss_sum), float(progress.accuracy_sum)
@@ -279,22 +325,26 @@ def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule):
     # Loss and accuracy stay on the device until read back (no per-step wait).
     readback = Readback(epoch + 1, callbacks, trainer.optimizer, total_loss, total_accuracy)
     epoch_start = time.perf_counter()
+    stopped = False
     for inputs, targets, reset in dataset:
-        if interrupt.requested:
+        if interrupt.requested or budget.spent():
+            stopped = True
             break
         if force_reset:
             reset, force_reset = tf.constant(True), False
-        if global_step < schedule.warmup_steps:
-            learning_rate = schedule.rate(epoch, global_step)
+        if per_step or global_step < schedule.warmup_steps:
+            learning_rate = learning_rate_now()
             trainer.optimizer.learning_rate.assign(learning_rate)
         loss, acc, states = trainer.train_step(inputs, targets, reset, states)
         step, steps_run, global_step = step + 1, steps_run + 1, global_step + 1
         readback.add(step, loss, acc)
     readback.flush()
+    progress.global_step.assign(global_step)
     total_loss += readback.loss_sum
     total_accuracy += readback.accuracy_sum
-    validation = None if interrupt.requested else trainer.evaluate(data, interrupt)
-    if validation is None:   # interrupted: the checkpoint needs the steps done so far
+    validation = None if stopped else trainer.evaluate(data, interrupt)
+    budget.end_epoch()
+    if validation is None:   # stopped: the checkpoint needs the steps done so far
         progress.record_step(step, total_loss, total_accuracy)
         return None
     logs = {"loss": total_loss / step, "accuracy": total_accuracy / step,

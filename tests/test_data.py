@@ -82,10 +82,17 @@ def test_shuffle_is_seeded_and_reproducible():
     assert sorted(rows.tolist()) == sorted(sequences[:, 0].tolist())
 
 
-def test_too_few_sequences_says_what_to_lower():
-    with pytest.raises(UserError, match=r"gives 5 .* needs at least 8; lower --batch_size "
-                                        r"\(to at most 2\)"):
+def test_too_few_sequences_gives_only_advice_that_works():
+    with pytest.raises(UserError, match=r"gives 5 .* needs at least 8: lower --batch_size "
+                                        r"to at most 2, or pass --num_val_batches 0"):
         data.split_sequences(np.zeros((5, 80)), 4, num_val_batches=1)
+    # One file, one sequence, --batch_size 1: no smaller batch exists; dropping
+    # validation does work, and is what the message offers.
+    with pytest.raises(UserError) as one:
+        data.split_sequences(np.zeros((1, 80)), 1, num_val_batches=1)
+    assert "--batch_size to" not in str(one.value)
+    assert "--num_val_batches 0" in str(one.value)
+    data.split_sequences(np.zeros((1, 80)), 1, num_val_batches=0)   # which works
 
 
 def test_from_directory_with_mixed_lengths_rates_and_a_broken_file(tmp_path, caplog):

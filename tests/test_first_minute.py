@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -143,18 +144,27 @@ def test_chunk_audio_names_the_inputs_that_gave_no_chunk(tmp_path, capsys):
 
 
 def test_stale_temporaries_of_a_killed_process_are_swept_at_start(tmp_path):
-    """Left by a process that no longer runs: removed. Being written by a live one: kept."""
+    """Left by a process of this host that no longer runs: removed. Being written by a
+    live one: kept. Another host's (a shared directory): kept until a day old, whatever
+    its process id, since that id means nothing here."""
     import train
     from samplernn import fileio
 
     generated = tmp_path / "gen" / "s"
     generated.mkdir(parents=True)
-    dead = generated / ".tmp-samplernn-999999999-abc.wav"
+    here = fileio.host_name()
+    dead = generated / f".tmp-samplernn-{here}@999999999-abc.wav"
     live = generated / f"{fileio.temporary_prefix()}def.wav"
-    dead.write_bytes(b"x")
-    live.write_bytes(b"x")
+    elsewhere = generated / ".tmp-samplernn-otherhost@999999999-ghi.wav"
+    elsewhere_old = generated / ".tmp-samplernn-otherhost@999999999-jkl.wav"
+    old_release = generated / ".tmp-samplernn-999999999-mno.wav"   # no host in the name
+    for path in (dead, live, elsewhere, elsewhere_old, old_release):
+        path.write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(elsewhere_old, (two_days_ago, two_days_ago))
     with pytest.raises(UserError, match="does not exist"):
         train.main(["--id", "s", "--data_dir", str(tmp_path / "none"), "--output_dir",
                     str(tmp_path / "gen"), "--logdir_root", str(tmp_path / "logdir"),
                     "--config_file", os.path.join(REPO_ROOT, "demo.config.json")])
     assert not dead.exists() and live.exists()
+    assert elsewhere.exists() and old_release.exists() and not elsewhere_old.exists()

@@ -138,6 +138,9 @@ class FakeSoundDevice(types.SimpleNamespace):
             def stop(self):
                 self.running = False
 
+            def abort(self):
+                self.running = False
+
             def close(self):
                 pass
 
@@ -180,6 +183,9 @@ def test_closing_playback_on_a_stalled_device_gives_up_in_bounded_time(monkeypat
     monkeypatch.setattr(playback, "DRAIN_GRACE_SECONDS", 0.2)
     device = FakeSoundDevice()
     device.OutputStream.start = lambda self: None     # the stream never runs its callback
+    # A stalled device's stop() waits for buffers that never drain (as PortAudio's
+    # does); only abort() returns.
+    device.OutputStream.stop = lambda self: time.sleep(10)
     sink = PlaybackSink(8000, sounddevice=device)
     sink.write(np.zeros(800, np.float32))              # 0.1 s queued
     started = time.perf_counter()
