@@ -138,6 +138,9 @@ def main(argv=None):
         result = generation.write_generated(sampler, sinks, args.dur, temperatures,
                                             args.random_seed, seed, args.include_seed,
                                             progress, interrupt)
+    if not result.written:
+        log.info("Interrupted before any audio was generated: no file written")
+        paths = []
     for path, temperature in zip(paths, temperatures):
         log.info("Wrote %s (temperature %g, %.2f s)", path, temperature, result.seconds)
     if args.plot:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import sys
 import warnings
+
+# The atexit handlers, run by exit_process (a test stands in for them).
+exit_handlers = atexit._run_exitfuncs
 
 
 def quiet_tensorflow() -> None:
@@ -17,7 +21,10 @@ def quiet_tensorflow() -> None:
     TF_CPP_MIN_LOG_LEVEL says, so standard error is pointed at /dev/null for
     the import alone. An import failure still raises as usual afterwards.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3: not even ERROR lines, which TensorFlow's C++ side also prints for things that
+    # are not errors of ours (oneDNN's "supports DT_STRING only on platforms with
+    # AVX-512" while TensorBoard's audio is written). Real failures still raise.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules or os.environ.get("SAMPLERNN_TF_LOGS"):
         return
     sys.stderr.flush()
@@ -95,13 +102,14 @@ def silence_stdout() -> None:
 
 
 def run(main) -> None:
-    """Run ``main()`` as a script.
+    """Run ``main()`` as a script and end the process with its status.
 
     A UserError becomes ``error: <message>`` and exit status 2. Ctrl-C or
     SIGTERM that reaches here (at start-up, before any work worth saving)
     ends the process at once with status 130 or 143 and one line, no
     traceback; clean-ups on the way (``finally``, temporary files) have run.
     Long loops handle both signals themselves, see :mod:`samplernn.interrupts`.
+    The process always ends through :func:`exit_process`, never by a signal.
     """
     from samplernn.errors import UserError
     from samplernn.interrupts import EXIT_STATUS_INTERRUPTED, raise_on_stop_signals
@@ -116,9 +124,44 @@ def run(main) -> None:
         status = getattr(e, "exit_status", EXIT_STATUS_INTERRUPTED)
         print("\nInterrupted." if status == EXIT_STATUS_INTERRUPTED else "\nTerminated.",
               file=sys.stderr)
-        # Skip interpreter teardown: TensorFlow may be mid-call in another
-        # thread, and its destructors can crash then. Nothing is left to save.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    sys.exit(status)
+        # TensorFlow may be mid-call in another thread: its exit handlers could hang.
+        exit_process(status, with_exit_handlers=False)
+    exit_process(status or 0)
+
+
+def exit_process(status: int, with_exit_handlers: bool = True) -> None:
+    """End the process with ``status``, whatever signal comes now.
+
+    Python's own shutdown puts the default action back on SIGINT and SIGTERM
+    before it tears TensorFlow down, which can take a while: a Ctrl-C then (a
+    user pressing it again, a scheduler's SIGTERM) would kill the process by
+    the signal, and a caller would see -2 or -15 instead of a status. So stop
+    signals are only recorded from here on, the ``atexit`` handlers (logging's
+    flush, TensorFlow's own) run, and the process ends without the rest of the
+    teardown, with ``status``, or 130 / 143 if a signal came after work that
+    had succeeded.
+    """
+    import signal
+
+    from samplernn.interrupts import SIGNAL_EXIT_BASE, STOP_SIGNALS
+
+    received = []
+    if threading_is_main():
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, lambda signum, frame: received.append(signum))
+    if with_exit_handlers:
+        exit_handlers()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a reader that has gone, a closed stream
+            pass
+    if received and status == 0:
+        status = SIGNAL_EXIT_BASE + received[0]
+    os._exit(status)
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

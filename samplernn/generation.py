@@ -34,6 +34,7 @@ class GenerationResult:
     seconds: float              # generated per sequence (the seed not counted)
     interrupted: bool = False   # stopped by Ctrl-C
     listener_gone: bool = False  # the reader of a stream closed it
+    written: bool = True        # False: stopped before any audio, and no file was left
 
 
 def wav_file_sinks(paths: list, sample_rate: int) -> list:
@@ -79,7 +80,8 @@ def write_generated(sampler: Sampler, sinks: list, seconds, temperatures: list,
     A sink has ``write(audio [n] float32)``, ``close()`` (finish it as complete)
     and ``abort()`` (drop it). A sink may be None (that sequence is discarded).
     On Ctrl-C (``interrupt.requested``, checked between compiled calls) every
-    sink is closed with the audio generated so far; on an error it is aborted.
+    sink is closed with the audio generated so far, or aborted if there is none
+    (no empty file is left); on an error it is aborted.
     """
     config = sampler.config
     rate = config.sample_rate
@@ -116,8 +118,13 @@ def write_generated(sampler: Sampler, sinks: list, seconds, temperatures: list,
             sink.abort()
         raise
     result.interrupted = interrupt.requested
+    seeded = include_seed and seed_classes is not None
+    result.written = bool(done or seeded)
     for sink in live:
-        sink.close()
+        if interrupt.requested and not result.written:   # nothing to keep
+            sink.abort()
+        else:
+            sink.close()
     if progress:
         progress.update(done / rate, final=True)
     result.seconds = done / rate
@@ -172,6 +179,10 @@ class TrainingAudioWriter:
                                  self.seconds, self.temperatures,
                                  random_seed=self.random_seed + epoch,
                                  seed_classes=self.seed_classes, interrupt=self.interrupt)
+        if not result.written:
+            log.info("Stopped before any audio of epoch %d was generated: no file written",
+                     epoch)
+            return
         log.info("Generated %s%s", ", ".join(paths),
                  f" (cut short at {result.seconds:.2f} s by Ctrl-C)" if result.interrupted else "")
         if self.summary_writer is not None and not result.interrupted:

@@ -16,6 +16,7 @@ import pytest
 import tensorflow  # noqa: F401  (loaded before the tests, as in every test process)
 
 from samplernn import cli
+from conftest import REPO_ROOT
 from samplernn.errors import UserError
 from samplernn.interrupts import Terminated
 
@@ -64,22 +65,27 @@ def fake_exit(monkeypatch):
         raise Exited(status)
 
     monkeypatch.setattr(cli.os, "_exit", exit_now)
+    monkeypatch.setattr(cli, "exit_handlers", lambda: None)   # pytest's own must not run
 
 
-def test_run_exits_with_the_status_main_returns(restore_signal_handlers):
-    with pytest.raises(SystemExit) as exited:
-        cli.run(lambda: 0)
-    assert exited.value.code == 0
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+def test_run_exits_with_the_status_main_returns(restore_signal_handlers, fake_exit):
+    def main():
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        return 3
+
+    with pytest.raises(Exited) as exited:
+        cli.run(main)
+    assert exited.value.args == (3,)
 
 
-def test_run_turns_a_user_error_into_one_line_and_status_2(restore_signal_handlers, capsys):
+def test_run_turns_a_user_error_into_one_line_and_status_2(restore_signal_handlers, fake_exit,
+                                                           capsys):
     def main():
         raise UserError("--data_dir nowhere does not exist")
 
-    with pytest.raises(SystemExit) as exited:
+    with pytest.raises(Exited) as exited:
         cli.run(main)
-    assert exited.value.code == 2
+    assert exited.value.args == (2,)
     assert capsys.readouterr().err == "error: --data_dir nowhere does not exist\n"
 
 
@@ -107,10 +113,23 @@ def test_sigterm_raises_terminated_once_run_has_installed_its_handlers(
     assert "Terminated." in capsys.readouterr().err
 
 
-def test_quiet_tensorflow_is_a_no_op_once_tensorflow_is_loaded(capfd):
-    cli.quiet_tensorflow()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"]
-    assert capfd.readouterr() == ("", "")
+@pytest.mark.slow   # starts TensorFlow in a fresh process
+def test_quiet_tensorflow_hides_tensorflows_start_up_messages():
+    """In a fresh process: TensorFlow is imported, its C++ log level is raised, and
+    nothing it says while loading reaches standard error (it prints CUDA lines on
+    machines without a GPU, this one among them)."""
+    import subprocess
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os, sys; sys.path.insert(0, sys.argv[1]); "
+         "from samplernn.cli import quiet_tensorflow; quiet_tensorflow(); "
+         "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'), 'tensorflow' in sys.modules)",
+         REPO_ROOT], capture_output=True, text=True, timeout=120,
+        env={k: v for k, v in os.environ.items()
+             if k not in ("TF_CPP_MIN_LOG_LEVEL", "SAMPLERNN_TF_LOGS")})
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["3", "True"]
+    assert child.stderr == ""
 
 
 def test_setup_logging_speaks_for_samplernn_and_holds_libraries_to_warnings(monkeypatch):
@@ -137,3 +156,40 @@ def test_silence_stdout_points_standard_output_at_dev_null(capfd):
         os.close(saved)
     os.write(sys.stdout.fileno(), b"kept\n")
     assert capfd.readouterr().out == "kept\n"
+
+
+EXITING_SCRIPT = """
+import atexit, sys, time
+sys.path.insert(0, {root!r})
+from samplernn import cli
+
+class SlowTeardown:            # like TensorFlow's objects, destroyed after Python's
+    def __del__(self):         # signal handling has been switched off
+        time.sleep(3)
+
+slow = SlowTeardown()
+atexit.register(time.sleep, 1.5)   # like TensorFlow's own exit handlers
+
+def main():
+    print("done", flush=True)
+    return 0
+
+cli.run(main)
+"""
+
+
+def test_a_signal_while_the_process_exits_gives_a_status_not_death_by_signal(tmp_path):
+    """Work done, then Ctrl-C during the exit handlers and again during teardown (a
+    user pressing it several times): the caller sees 130, never -2."""
+    import subprocess
+    import time
+
+    script = tmp_path / "exiting.py"
+    script.write_text(EXITING_SCRIPT.format(root=REPO_ROOT))
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "done\n"
+    for delay in (0.5, 1.5):   # in the exit handlers' sleep, then in the teardown's
+        time.sleep(delay)
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    assert child.wait(timeout=30) == 130

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from samplernn import runs
+from samplernn import checkpoints, runs
 from samplernn.config import save_config
 from samplernn.data import ReplicaShard, TrainingData, split_sequences
 from conftest import REPO_ROOT, tiny_config, write_demo_dir
@@ -122,6 +122,41 @@ def test_two_workers_on_loopback_resume_from_the_chiefs_checkpoint(tmp_path, dem
     first, second = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
     assert sorted(f for f in os.listdir(second) if f.endswith(".index")) == ["model.ckpt-2.index"]
     assert os.listdir(tmp_path / "gen" / "mw") == ["mw_e=2_1_t0.75.wav"]  # the chief's only
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_train_from_scratch_and_the_chief_writes_the_run(tmp_path,
+                                                                                 demo_dir):
+    """No checkpoint yet: both workers start from the same initial weights, train one
+    epoch in lockstep, and the chief alone creates the run and writes its first
+    checkpoint; a later single-process run resumes from it."""
+    import train
+
+    config_path = str(tmp_path / "tiny.config.json")
+    save_config(tiny_config(), config_path)
+    common = ["--id", "mw", "--data_dir", demo_dir, "--config_file", config_path,
+              "--logdir_root", str(tmp_path / "logdir"), "--output_dir", str(tmp_path / "gen"),
+              "--batch_size", "4", "--generate", "False"]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    argv = [sys.executable, os.path.join(REPO_ROOT, "train.py"), *common,
+            "--strategy", "multi_worker", "--num_epochs", "1"]
+    commands = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        commands.append((argv, dict(os.environ, TF_CONFIG=json.dumps(tf_config))))
+    results = run_processes(commands, str(tmp_path))
+    for code, output in results:
+        assert code == 0, output[-3000:]
+        assert "training from scratch" in output
+    fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
+    assert fingerprints[0] == fingerprints[1]
+    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
+    assert sorted(f for f in os.listdir(run_dir) if f.endswith(".index")) == ["model.ckpt-1.index"]
+    assert "Training run directory" in results[0][1]
+    assert "Training run directory" not in results[1][1]
+    assert train.main([*common, "--num_epochs", "2"]) == 0
+    assert checkpoints.completed_epochs(runs.latest_checkpoint(
+        str(tmp_path / "logdir" / "mw"))) == 2
 
 
 def test_unknown_strategy_and_indivisible_batch():

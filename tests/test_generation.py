@@ -182,3 +182,26 @@ def test_draws_follow_the_softmax(noise, should_pass):
     expected = probabilities / probabilities.sum() * draws
     p_value = chisquare(observed, expected).pvalue
     assert (p_value > 1e-3) == should_pass, (observed, expected.round(), p_value)
+
+
+class InterruptedAfterFirstLook:
+    """An interrupt flag that is clear when first read and set from then on: Ctrl-C
+    pressed just as the epoch's audio starts, before any sample is generated."""
+
+    def __init__(self):
+        self.reads = 0
+
+    @property
+    def requested(self):
+        self.reads += 1
+        return self.reads > 1
+
+
+def test_training_audio_cut_before_any_sample_writes_no_file(tmp_path):
+    from samplernn.generation import TrainingAudioWriter
+
+    config = tiny_config()
+    writer = TrainingAudioWriter(build_model(config), config, str(tmp_path / "gen"), "t",
+                                 1, 0.5, [0.75], interrupt=InterruptedAfterFirstLook())
+    writer(3, "unused-prefix")
+    assert not os.path.exists(tmp_path / "gen") or os.listdir(tmp_path / "gen") == []

@@ -195,3 +195,30 @@ def test_mixed_precision_trains_with_float32_weights_states_and_loss(mixed_preci
     assert all(v.dtype == "float32" for v in model.trainable_variables)
     logits, _ = model(x, model.initial_states(3))
     assert logits.dtype == tf.bfloat16
+
+
+def test_input_projection_is_chosen_per_layer():
+    """``project_inputs_ahead`` reaches every RNN layer and decides where the input
+    projection runs: once on the whole window ``[batch, time, in]`` ahead of the
+    loop, or inside it on each step's ``[batch, in]``."""
+    from samplernn.layers import Recurrent
+
+    config = tiny_config(num_rnn_layers=2)
+    for ahead in (True, False):
+        model = build_model(config, project_inputs_ahead=ahead)
+        rnns = [layer for tier in model.tiers for layer in tier._flatten_layers()
+                if isinstance(layer, Recurrent)]
+        assert len(rnns) == 2 * len(config.frame_sizes)
+        assert {rnn.project_inputs_ahead for rnn in rnns} == {ahead}
+        rnn = rnns[0]
+        ranks = []
+        original = rnn.input_map.call
+
+        def recording(x, *args, **kwargs):
+            ranks.append(len(x.shape))
+            return original(x, *args, **kwargs)
+
+        rnn.input_map.call = recording
+        inputs = tf.zeros([2, 5, rnn.input_map.kernel().shape[0]])
+        rnn(inputs, rnn.initial_state(2))
+        assert ranks == ([3] if ahead else [2] * 5), ranks   # once, or at each of 5 steps

@@ -122,3 +122,130 @@ def test_mixed_precision_trains_saves_generates_and_resumes(tiny_corpus_args, tm
                           "--output_path", out, "--dur", "0.05"]) == 0
     audio, rate = soundfile.read(out)
     assert rate == 8000 and len(audio) == 400 and np.isfinite(audio).all()
+
+
+def _trained_state(policy, seed):
+    """A tiny model, its optimizer (float16: loss-scaled) and progress under ``policy``,
+    every optimizer value set to something distinct, as after training."""
+    import keras
+
+    precision.set_policy(policy)
+    model = build_model(tiny_config())
+    from samplernn import training
+
+    optimizer = precision.with_loss_scaling(training.make_optimizer("adam", 0.01))
+    optimizer.build(model.trainable_variables)
+    progress = checkpoints.Progress()
+    rng = np.random.default_rng(seed)
+    inner = checkpoints.inner_optimizer(optimizer)
+    for variable in model.weights + inner.variables:
+        if variable.dtype.is_floating if hasattr(variable.dtype, "is_floating") else \
+                "float" in str(variable.dtype):
+            variable.assign(rng.normal(size=variable.shape).astype(variable.dtype))
+    inner.iterations.assign(7 + seed)
+    progress.global_step.assign(11 + seed)
+    progress.complete_epoch(3)
+    keras.mixed_precision.set_global_policy(precision.FLOAT32)
+    return model, optimizer, progress
+
+
+@pytest.mark.parametrize("written, read", [
+    ("mixed_float16", "float32"), ("float32", "mixed_float16"),
+    ("mixed_float16", "mixed_bfloat16"), ("mixed_bfloat16", "mixed_float16")])
+def test_any_precision_resumes_any_other(tmp_path, written, read):
+    """A checkpoint's layout does not depend on the precision: every weight, every
+    optimizer slot, the optimizer's step and the progress written under one policy
+    are read back under another."""
+    try:
+        model, optimizer, progress = _trained_state(written, seed=1)
+        prefix = checkpoints.make_checkpoint(model, optimizer, progress).write(
+            str(tmp_path / "model.ckpt-3"))
+        names = {name for name, _ in tf.train.list_variables(prefix)}
+        assert ("loss_scale/dynamic_scale/.ATTRIBUTES/VARIABLE_VALUE" in names) == (
+            written == "mixed_float16")
+        assert not any("inner_optimizer" in name for name in names)
+        again, again_optimizer, again_progress = _trained_state(read, seed=2)
+        precision.set_policy(read)
+        checkpoints.restore(checkpoints.make_checkpoint(again, again_optimizer,
+                                                        again_progress), prefix)
+    finally:
+        precision.set_policy(precision.FLOAT32)
+    for mine, theirs in zip(again.weights, model.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    inner, again_inner = (checkpoints.inner_optimizer(o) for o in (optimizer, again_optimizer))
+    assert len(inner.variables) == len(again_inner.variables)
+    for mine, theirs in zip(again_inner.variables, inner.variables):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert int(again_inner.iterations) == 8
+    assert int(again_progress.epoch) == 3 and int(again_progress.global_step) == 12
+
+
+def test_skipped_float16_steps_still_move_the_schedule(demo_dir):
+    """Under float16, steps whose gradients overflow are skipped by the optimizer (its
+    ``iterations`` stay put), yet the schedule counts them: after two epochs its
+    position is two epochs of steps, as for a run that skipped none, so a resume
+    and an uninterrupted run agree."""
+    import keras
+
+    from samplernn import training
+    from samplernn.data import TrainingData
+    from samplernn.schedule import LearningRateSchedule
+
+    config = tiny_config()
+    data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=0)
+    steps = data.train_steps_per_epoch
+    try:
+        precision.set_policy(precision.MIXED_FLOAT16)
+        model = build_model(config)
+        # A scale so large that every step overflows float16: all are skipped.
+        optimizer = keras.optimizers.LossScaleOptimizer(
+            training.make_optimizer("adam", 0.01), initial_scale=2.0 ** 100)
+        trainer = training.Trainer(model, optimizer)
+        progress = checkpoints.Progress()
+        schedule = LearningRateSchedule(0.01, shape="linear", planned_epochs=4)
+        result = training.fit(trainer, data, 2, progress, schedule=schedule)
+    finally:
+        precision.set_policy(precision.FLOAT32)
+    assert int(optimizer.iterations) < 2 * steps          # steps were skipped
+    assert int(progress.global_step) == 2 * steps          # but all were counted
+    last = 2 * steps - 1
+    assert result.history[1]["learning_rate"] == pytest.approx(
+        schedule.rate(1, last, schedule.fraction(last, 0.0, steps)))
+
+
+def test_train_py_resumes_under_another_precision(tiny_corpus_args, tmp_path, capsys, caplog):
+    """One epoch under forced float16, then a resume in float32: the second run
+    restores the first's epoch and optimizer (it trains only epoch 2), says on its
+    start line that the precision changed, and each run records its precision."""
+    import json
+    import logging
+
+    caplog.set_level(logging.INFO, logger="samplernn")
+    args = tiny_corpus_args + ["--generate", "False"]
+    try:
+        assert train.main(args + ["--num_epochs", "1", "--mixed_precision", "float16"]) == 0
+        first_out = caplog.text
+        caplog.clear()
+        capsys.readouterr()
+        assert train.main(args + ["--num_epochs", "2"]) == 0
+        second_out = caplog.text + capsys.readouterr().out
+    finally:
+        precision.set_policy(precision.FLOAT32)
+    assert "precision: float16 (loss scaling)" in first_out
+    first_run, second_run = runs.run_dirs(str(tmp_path / "logdir" / "mp"))
+    first = runs.latest_checkpoint(first_run)
+    names = {name for name, _ in tf.train.list_variables(first)}
+    assert "loss_scale/dynamic_scale/.ATTRIBUTES/VARIABLE_VALUE" in names   # float16 ran
+    with open(os.path.join(first_run, "precision.json")) as f:
+        assert json.load(f) == {"policy": "mixed_float16"}
+    with open(os.path.join(second_run, "precision.json")) as f:
+        assert json.load(f) == {"policy": "float32"}
+    assert "precision changed: model.ckpt-1 was trained in float16 (loss scaling)" \
+        in second_out
+    assert f"Resuming from {first}: 1 epoch(s) done" in second_out
+    assert "Epoch: 1/2 done" not in second_out and "Epoch: 2/2 done" in second_out
+    reader = tf.train.load_checkpoint(runs.latest_checkpoint(second_run))
+    steps_per_epoch = int(reader.get_tensor("progress/global_step/.ATTRIBUTES/VARIABLE_VALUE")) // 2
+    assert steps_per_epoch > 0
+    assert int(reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")) > \
+        steps_per_epoch   # the first run's steps were restored (float16 may skip a few)

@@ -152,3 +152,87 @@ def test_a_changed_schedule_is_refused_on_resume_unless_allowed(tmp_path, demo_d
                                         r"checkpoint, 100 given now.*--allow_schedule_change"):
         train.main(changed)
     assert train.main([*changed, "--allow_schedule_change", "True"]) == 0
+
+
+def test_linear_and_cosine_span_the_planned_run():
+    """Both go from the full rate to the floor over the planned length: in training
+    time when a budget is given, else in steps of --num_epochs epochs."""
+    linear = LearningRateSchedule(1.0, shape="linear", floor=0.1, planned_epochs=4)
+    steps = 10   # per epoch: 40 planned
+    rates = [linear.rate(s // steps, s, linear.fraction(s, 0.0, steps)) for s in (0, 20, 40)]
+    assert rates == pytest.approx([1.0, 0.55, 0.1])
+    cosine = LearningRateSchedule(1.0, shape="cosine", planned_minutes=10)
+    assert [cosine.rate(0, 0, cosine.fraction(0, seconds, steps))
+            for seconds in (0, 300, 600, 900)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    warm = LearningRateSchedule(1.0, warmup_steps=4, shape="linear", planned_epochs=1)
+    assert warm.rate(0, 0, warm.fraction(0, 0.0, 100)) == pytest.approx(0.25)
+    assert LearningRateSchedule(1.0, shape="constant", decay_after_epochs=None).rate(
+        9, 999, 0.9) == 1.0
+
+
+@pytest.mark.parametrize("changes, flag", [
+    (dict(shape="linear"), "--max_minutes or --num_epochs"),
+    (dict(shape="cosine", planned_epochs=3, decay_after_epochs=2),
+     "--reduce_learning_rate_after"),
+    (dict(shape="linear", planned_epochs=3, floor=2.0), "--learning_rate_floor"),
+    (dict(shape="step"), "--learning_rate_schedule"),
+])
+def test_bad_schedule_flags_are_named(changes, flag):
+    with pytest.raises(UserError, match=flag):
+        LearningRateSchedule(0.01, **changes)
+
+
+def test_a_resume_compares_only_the_flags_its_schedule_uses():
+    budget = LearningRateSchedule(0.01, shape="linear", planned_minutes=20, planned_epochs=100)
+    assert budget.differences(LearningRateSchedule(0.01, shape="linear", planned_minutes=20,
+                                                   planned_epochs=7)) == []
+    assert budget.differences(LearningRateSchedule(0.01, shape="linear", planned_minutes=10,
+                                                   planned_epochs=100)) == [
+        "--max_minutes: 10 in the checkpoint, 20 given now"]
+    prism = LearningRateSchedule(0.01, decay_after_epochs=2, planned_minutes=5)
+    assert prism.differences(LearningRateSchedule(0.01, decay_after_epochs=2,
+                                                  planned_minutes=50)) == []
+
+
+def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypatch):
+    """A training-time budget ends training at the first step past it, inside the
+    epoch, saving as Ctrl-C does; the time spent is in the progress, so a resumed
+    run continues the linear schedule from where it stopped, and stops at once
+    when the budget is already spent."""
+    config = tiny_config()
+    data = TrainingData.from_directory(demo_dir, config, batch_size=2, num_val_batches=1)
+    steps = data.train_steps_per_epoch
+    clock = {"now": 0.0}
+
+    def fake_clock():   # every reading moves the clock on by one second
+        clock["now"] += 1.0
+        return clock["now"]
+
+    keras.utils.set_random_seed(0)
+    trainer = training.Trainer(build_model(config), training.make_optimizer("adam", 0.01))
+    schedule = LearningRateSchedule(0.01, shape="linear", planned_minutes=1.0)
+    progress = checkpoints.Progress()
+    stops = []
+    saver = type("Saver", (callbacks.Callback,), {
+        "on_interrupt": lambda self, epoch, step: stops.append((epoch, step))})()
+    monkeypatch.setattr(training.time, "perf_counter", fake_clock)
+    result = training.fit(trainer, data, 100, progress, [saver], schedule=schedule,
+                          max_seconds=30.0)
+    assert result.out_of_time and not result.interrupted and not result.history
+    epoch, step = stops[0]
+    assert epoch == 1 and 0 < step < steps and int(progress.step) == step   # mid-epoch
+    spent = float(progress.train_seconds)
+    assert 30.0 <= spent < 40.0
+    assert float(trainer.optimizer.learning_rate) == pytest.approx(
+        0.01 * (1 - (spent - 2.0) / 60.0), abs=0.01 * 3 / 60)
+    # Resumed with a larger budget: the rate continues down from there.
+    again = training.fit(trainer, data, 100, progress, [saver], schedule=schedule,
+                         max_seconds=45.0)
+    assert again.out_of_time and float(progress.train_seconds) >= 45.0
+    assert float(trainer.optimizer.learning_rate) < 0.01 * (1 - 40.0 / 60.0)
+    assert int(progress.global_step) > step
+    # Already spent: no step at all.
+    before = int(progress.global_step)
+    assert training.fit(trainer, data, 100, progress, [saver], schedule=schedule,
+                        max_seconds=45.0).out_of_time
+    assert int(progress.global_step) == before

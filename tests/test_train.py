@@ -249,3 +249,83 @@ def test_an_interrupted_best_run_resumes_but_generation_keeps_the_best(demo_dir,
     resume = runs.latest_checkpoint(str(tmp_path), for_resuming=True)
     assert resume.endswith("interrupted.ckpt-2")
     assert checkpoints.completed_epochs(resume) == 1
+
+
+def test_a_finished_run_says_so_before_reading_the_corpus(trained_run, caplog):
+    """Every epoch done: "Nothing to do" at once, even with the data directory gone
+    (the corpus is not decoded first)."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="samplernn")
+    root, _, run_dir = trained_run
+    assert train.main(["--id", "t", "--data_dir", str(root / "moved-away"), "--config_file",
+                       str(root / "tiny.config.json"), "--logdir_root", str(root / "logdir"),
+                       "--output_dir", str(root / "gen"), "--batch_size", "4",
+                       "--num_epochs", "2"]) == 0
+    assert "Nothing to do" in caplog.text and "has completed 2 epoch(s)" in caplog.text
+    assert runs.run_dirs(str(root / "logdir" / "t")) == [run_dir]   # nothing new
+
+
+LOCK_HOLDER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from samplernn.locks import IdLock
+IdLock(sys.argv[2], "t").acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_train_py_of_the_same_id_is_refused(setup):
+    """A process holding the id (as a running train.py does) makes a second train.py
+    of that id stop with one line naming it; once that process is killed (SIGKILL:
+    nothing of it runs to clean up), the id is free again."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+    from samplernn.locks import IdLock
+
+    run, tmp_path = setup
+    id_dir = str(tmp_path / "logdir" / "t")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, REPO_ROOT, id_dir],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with pytest.raises(UserError, match=rf"another train.py is training --id t "
+                                            rf"\(process {holder.pid} on "):
+            run()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not runs.run_dirs(id_dir)      # refused before any run directory
+    with IdLock(id_dir, "t"):             # a killed holder leaves no stuck lock
+        pass
+    assert not os.path.exists(id_dir)     # and releasing leaves nothing behind
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_removed(setup, caplog):
+    """A run directory with logs but no checkpoint (its process was SIGKILLed before the
+    first save) is removed when the id next starts; one with a checkpoint stays."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="samplernn")
+    run, tmp_path = setup
+    id_dir = tmp_path / "logdir" / "t"
+    killed = id_dir / "01.01.2026_10.00.00"
+    (killed / "train").mkdir(parents=True)
+    (killed / "metrics.csv").write_text("epoch\n")
+    (killed / "model.config.json").write_text("{}")
+    kept = save_untrained_run(id_dir)
+    argv = ["--id", "t", "--data_dir", str(tmp_path / "missing"), "--logdir_root",
+            str(tmp_path / "logdir"), "--config_file", str(tmp_path / "tiny.config.json")]
+    with pytest.raises(UserError, match="does not exist"):
+        train.main(argv)
+    assert not killed.exists() and os.path.isdir(kept)
+    assert f"Removed {killed}, a run stopped before its first checkpoint" in caplog.text
+
+
+def save_untrained_run(id_dir):
+    from conftest import save_untrained
+
+    return save_untrained(id_dir.parent, tiny_config(), id_dir.name)
