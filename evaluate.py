@@ -38,18 +38,18 @@ def main(argv=None):
     from samplernn import data, runs
 
     # Everything that needs no model is checked before TensorFlow loads.
-    prefix = runs.resolve_checkpoint(args.checkpoint_path)
-    config = runs.config_for_checkpoint(prefix, args.config_file)
+    opened = runs.open_checkpoint(args.checkpoint_path, args.config_file)
+    prefix, config = opened.prefix, opened.config
     files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
 
     quiet_tensorflow()
-    from samplernn import checkpoints, devices, evaluation
+    from samplernn import devices, evaluation
 
     cudnn = devices.use_cudnn() if args.precision is None else None   # the sampler: no RNN layers
     print(devices.start_line(devices.find_devices(), devices.describe_strategy(),
                              args.precision or "float32", cudnn),
           file=sys.stderr if args.json else sys.stdout)
-    model = checkpoints.load_model(prefix, config, use_cudnn=bool(cudnn))
+    model = opened.load_model(use_cudnn=bool(cudnn))
     max_samples = int(args.max_seconds * config.sample_rate) if args.max_seconds else None
     scorer = None
     if args.precision is not None:

@@ -29,13 +29,13 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     from samplernn import runs
-    from samplernn.fileio import check_new_directory, remove_stale_temporaries
+    from samplernn.fileio import check_new_directory
 
     # Everything that needs no model is checked before TensorFlow loads.
     check_new_directory(args.output_dir, "--output_dir")
-    prefix = runs.resolve_checkpoint(args.checkpoint_path)
-    config = runs.config_for_checkpoint(prefix, args.config_file)
-    remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output_dir)))
+    opened = runs.open_checkpoint(args.checkpoint_path, args.config_file,
+                                  sweep_dir=os.path.dirname(os.path.abspath(args.output_dir)))
+    prefix, config = opened.prefix, opened.config
 
     quiet_tensorflow()
     import samplernn
@@ -44,7 +44,7 @@ def main(argv=None):
     from samplernn.sampler import Sampler
 
     log = checkpoints.log
-    model = checkpoints.load_model(prefix, config)
+    model = opened.load_model()
     # SIGTERM or Ctrl-C while saving: the staging directory is removed on the way out.
     export(Sampler(model), args.output_dir, samplernn.__version__)
     log.info("Exported %s (%d-tier %s, dim %d, %d Hz) to %s", prefix, config.num_tiers,

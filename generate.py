@@ -76,7 +76,6 @@ def main(argv=None):
     setup_logging(stream=sys.stderr if streaming else sys.stdout)  # stdout carries the audio
     from samplernn import generation_files, runs
     from samplernn.errors import UserError
-    from samplernn.fileio import remove_stale_temporaries
 
     # Everything that needs no model is checked before TensorFlow loads.
     if args.output_path is not None:
@@ -88,16 +87,17 @@ def main(argv=None):
         from samplernn.playback import import_sounddevice
 
         import_sounddevice()  # a missing package is an error before the model loads
-    prefix = runs.resolve_checkpoint(args.checkpoint_path)
-    config = runs.config_for_checkpoint(prefix, args.config_file)
+    writes_files = args.output_path is not None and not streaming
+    opened = runs.open_checkpoint(
+        args.checkpoint_path, args.config_file,
+        sweep_dir=os.path.dirname(os.path.abspath(args.output_path)) if writes_files else None)
+    prefix, config = opened.prefix, opened.config
     seed = (generation_files.load_seed(args.seed, config, args.seed_offset)
             if args.seed else None)
     temperatures = generation_files.expand_temperatures(args.temperature, args.num_seqs)
-    if args.output_path is not None and not streaming:
-        remove_stale_temporaries(os.path.dirname(os.path.abspath(args.output_path)))
 
     quiet_tensorflow()
-    from samplernn import checkpoints, devices, generation
+    from samplernn import devices, generation
     from samplernn.interrupts import InterruptFlag
     from samplernn.progress import GenerationProgress
     from samplernn.sampler import Sampler
@@ -105,7 +105,7 @@ def main(argv=None):
     log = generation.log
     log.info(devices.start_line(devices.find_devices(), devices.describe_strategy(),
                                 args.precision))
-    model = checkpoints.load_model(prefix, config)
+    model = opened.load_model()
     log.info("Loaded %s (%d-tier %s, dim %d, trained at %d Hz)", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate)
     sample_rate = args.sample_rate or config.sample_rate

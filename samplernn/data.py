@@ -211,11 +211,22 @@ class Corpus:
 
 
 def load_corpus(data_dir: str, config: ModelConfig, batch_size: int,
-                num_val_batches: int = 1) -> Corpus:
+                num_val_batches: int = 1, decoded: dict = None) -> Corpus:
     """Find, decode, cut and split the corpus under ``data_dir`` (no TensorFlow, so a
-    bad directory is an error before it loads). Files skipped are named in warnings."""
+    bad directory is an error before it loads). Files skipped are named in warnings.
+
+    ``decoded``, a dict kept by the caller, holds the files decoded by earlier
+    calls, by what decoding depends on (directory, sample rate, quantization):
+    a hyperparameter search decodes each corpus once, whatever it cuts from it.
+    """
     paths = find_audio_files(data_dir)
-    files = load_quantized_files(paths, config)
+    key = (os.path.abspath(data_dir), config.sample_rate, config.q_type, config.q_levels)
+    if decoded is not None and key in decoded:
+        files = decoded[key]
+    else:
+        files = load_quantized_files(paths, config)
+        if decoded is not None:
+            decoded[key] = files
     sequences, windows = cut_sequences(files, config)
     top, seq_len = config.top_frame_size, config.seq_len
     used = sum(1 for samples in files.values() if (len(samples) - top) // seq_len >= windows)

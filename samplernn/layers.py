@@ -166,6 +166,16 @@ class Recurrent(keras.layers.Layer):
                                   trainable=learn_h0, name="h0")
         self.built = True  # every weight is created above
 
+    def linear_layers(self) -> list:
+        """The layer's :class:`Linear` maps: input, then recurrent."""
+        return [self.input_map, self.recurrent_map]
+
+    def step(self, projected_input, state, recurrent):
+        """One time step from the input already projected by ``input_map``
+        (``[batch, gates * units]``); ``recurrent(h)`` applies ``recurrent_map``.
+        Returns the new state tuple (its first element is the output)."""
+        return self.step_fn(projected_input, state, recurrent)
+
     def initial_state(self, batch_size):
         """The state used at every reset: a tuple of ``[batch, units]`` tensors."""
         h0 = tf.convert_to_tensor(self.h0)

@@ -36,11 +36,6 @@ def scale_samples(classes, q_levels: int):
     return tf.cast(classes, tf.float32) * (2.0 / (q_levels - 1)) - 1.0
 
 
-def apply_layer(layer, x):
-    """``layer(x)``: the training model's ``linear`` (the sampler passes another)."""
-    return layer(x)
-
-
 class FrameTier(keras.layers.Layer):
     """One frame-level tier.
 
@@ -73,53 +68,35 @@ class FrameTier(keras.layers.Layer):
     def initial_state(self, batch_size):
         return [rnn.initial_state(batch_size) for rnn in self.rnns]
 
-    # The pieces below are shared with the incremental sampler
-    # (samplernn.sampler), which passes its own ``linear(layer, x)`` (frozen
-    # weights) and its own one-step ``run_layer``: a change here changes both.
-    def tier_input(self, frames, conditioning, linear=None):
-        """``[..., frame_size]`` classes (+ ``[..., dim]``) -> RNN input ``[..., dim]``."""
-        linear = linear or apply_layer
-        x = linear(self.input_map, scale_samples(frames, self.q_levels))
-        return x if conditioning is None else x + conditioning
-
+    # What the incremental sampler (samplernn.sampler) reads of a tier, besides
+    # its maps (input_map, rnns, skip_maps, upsample) and sizes: ``rnn_input``, the
+    # one rule that differs between layers. It steps the same structure as ``call``
+    # with frozen weights, and Sampler.teacher_forced_logits checks that the two agree.
     def rnn_input(self, layer: int, below, tier_input):
         """What layer ``layer`` reads: the layer below, plus the tier input if skipping."""
         if layer == 0 or not self.skip_conn:
             return below
         return tf.concat([below, tier_input], axis=-1)
 
-    def run_stack(self, x, states, run_layer):
-        """The RNN layers over the tier input ``x``: ``(outputs per layer, new states)``.
-
-        ``run_layer(rnn, inputs, state) -> (outputs, new_state)`` runs one layer
-        (a whole window in training, one step in the sampler).
-        """
-        below, outputs, new_states = x, [], []
-        for i, rnn in enumerate(self.rnns):
-            below, state = run_layer(rnn, self.rnn_input(i, below, x), states[i])
-            outputs.append(below)
-            new_states.append(state)
-        return outputs, new_states
-
-    def tier_output(self, layer_outputs, linear=None):
-        """The last layer's output, or the sum of per-layer projections: ``[..., dim]``."""
-        if not self.skip_conn:
-            return layer_outputs[-1]
-        linear = linear or apply_layer
-        return tf.add_n([linear(m, h) for m, h in zip(self.skip_maps, layer_outputs)])
-
-    def upsampled(self, output, linear=None):
-        """``[batch, T, dim] -> [batch, T * upsample_ratio, dim]``."""
-        linear = linear or apply_layer
-        batch, steps = tf.shape(output)[0], tf.shape(output)[1]
-        return tf.reshape(linear(self.upsample, output),
-                          [batch, steps * self.upsample_ratio, self.dim])
+    def linear_layers(self) -> list:
+        """Every :class:`Linear` map of the tier, its RNNs' included."""
+        return ([self.input_map] + [m for rnn in self.rnns for m in rnn.linear_layers()]
+                + self.skip_maps + [self.upsample])
 
     def call(self, frames, conditioning, states):
-        x = self.tier_input(frames, conditioning)
-        outputs, new_states = self.run_stack(x, states, lambda rnn, inputs, state:
-                                             rnn(inputs, state))
-        return self.upsampled(self.tier_output(outputs)), new_states
+        x = self.input_map(scale_samples(frames, self.q_levels))        # [B, T, dim]
+        if conditioning is not None:
+            x = x + conditioning
+        below, outputs, new_states = x, [], []
+        for i, rnn in enumerate(self.rnns):
+            below, state = rnn(self.rnn_input(i, below, x), states[i])
+            outputs.append(below)
+            new_states.append(state)
+        output = (tf.add_n([m(h) for m, h in zip(self.skip_maps, outputs)]) if self.skip_conn
+                  else below)
+        batch, steps = tf.shape(output)[0], tf.shape(output)[1]
+        return (tf.reshape(self.upsample(output), [batch, steps * self.upsample_ratio, self.dim]),
+                new_states)
 
 
 class SampleMLP(keras.layers.Layer):
@@ -147,6 +124,9 @@ class SampleMLP(keras.layers.Layer):
                               name=f"sample_hidden{i}") for i in range(2)]
         self.output_map = Linear(dim, q, weight_norm=wn, name="sample_output")
         self.built = True  # every weight is created above
+
+    def linear_layers(self) -> list:
+        return [self.first, *self.hidden, self.output_map]
 
     def tables(self, dtype=None):
         """Per-position first-layer tables ``[frame_size, q_levels, dim]`` in ``dtype``
@@ -212,22 +192,26 @@ class SampleRNN(keras.Model):
             new_states.append(tier_new)
         return self.sample_mlp(inputs, conditioning), new_states
 
+    def linear_layers(self) -> list:
+        """Every :class:`Linear` map of the model, tiers from the top down, then the
+        sample level (each layer lists its own: a new map is listed where it is made)."""
+        return [m for tier in self.tiers for m in tier.linear_layers()] + \
+            self.sample_mlp.linear_layers()
+
     def sampler_weights(self) -> dict:
         """Every tensor the incremental sampler (:mod:`samplernn.sampler`) reads, in
         float32 whatever the dtype policy the model was built under:
 
-        - ``{layer name: [input_dim + 1, units]}`` for every :class:`Linear` in the
-          model, found by walking its layers (so a new layer cannot be forgotten):
-          the effective kernel with the bias as its last row;
+        - ``{layer name: [input_dim + 1, units]}`` for every :class:`Linear` of
+          :meth:`linear_layers`: the effective kernel with the bias as its last row;
         - ``"tables"``: the sample-level MLP's first-layer tables flattened to
           ``[frame_size * q_levels, dim]`` (row ``p * q_levels + class``).
         """
         weights = {}
-        for layer in self._flatten_layers(include_self=False):   # Keras's own walk
-            if isinstance(layer, Linear):
-                if layer.name in weights:
-                    raise RuntimeError(f"two Linear layers are named {layer.name}")
-                weights[layer.name] = layer.kernel_with_bias()
+        for layer in self.linear_layers():
+            if layer.name in weights:
+                raise RuntimeError(f"two Linear layers are named {layer.name}")
+            weights[layer.name] = layer.kernel_with_bias()
         weights["tables"] = tf.reshape(self.sample_mlp.tables(tf.float32),
                                        [-1, self.config.dim])
         return weights

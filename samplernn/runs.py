@@ -24,6 +24,7 @@ checkpoint and compare configs before TensorFlow loads (see
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import glob
 import os
@@ -32,6 +33,7 @@ import shutil
 
 from samplernn.config import CHECKPOINT_CONFIG_NAME, ModelConfig, load_config, save_config
 from samplernn.errors import UserError
+from samplernn.fileio import remove_stale_temporaries
 
 RUN_DIR_FORMAT = "%d.%m.%Y_%H.%M.%S"
 CHECKPOINT_NAME = "model.ckpt"            # a checkpoint saved at the end of an epoch
@@ -211,6 +213,32 @@ def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
                         f"({'; '.join(differences)}); omit --config_file to "
                         f"use the checkpoint's own config")
     return saved
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenCheckpoint:
+    """A checkpoint found and checked, with its model config (see :func:`open_checkpoint`)."""
+    prefix: str
+    config: ModelConfig
+
+    def load_model(self, use_cudnn: bool = False):
+        """Build the model of ``config`` and load the checkpoint into it (loads TensorFlow)."""
+        from samplernn.checkpoints import load_model
+
+        return load_model(self.prefix, self.config, use_cudnn=use_cudnn)
+
+
+def open_checkpoint(path: str, config_file: str = None, sweep_dir: str = None,
+                    flag: str = "--checkpoint_path") -> OpenCheckpoint:
+    """How generate.py, evaluate.py and export.py open a run, before TensorFlow loads:
+    resolve ``path`` (a prefix, run or id directory) to a checkpoint, read its config
+    (``config_file``, if given, must agree with it), and remove the temporary files a
+    killed process of ours left in ``sweep_dir`` (where the new files will go)."""
+    prefix = resolve_checkpoint(path, flag)
+    config = config_for_checkpoint(prefix, config_file)
+    if sweep_dir is not None:
+        remove_stale_temporaries(sweep_dir)
+    return OpenCheckpoint(prefix, config)
 
 
 def save_run_config(run_dir: str, config: ModelConfig) -> None:

@@ -23,11 +23,15 @@ What is computed once per checkpoint (``Sampler.load_weights``):
 - the sample-level MLP's first-layer tables ``[frame_size, q_levels, dim]``,
   so its first layer is ``frame_size`` gathers and a sum per sample.
 
-Each frame tier is stepped with the training model's own pieces
-(``FrameTier.tier_input``, ``run_stack``, ``tier_output``, ``upsampled``)
-and per-step recurrences (``samplernn.layers.gru_step`` / ``lstm_step``), given
-the frozen weights; ``Sampler.teacher_forced_logits`` checks that the sampler
-reproduces the training model's logits.
+The sampler reads a model through one documented interface: its config,
+``tiers`` (each with ``frame_size``, ``upsample_ratio``, ``skip_conn``, its maps
+``input_map``, ``rnns``, ``skip_maps``, ``upsample`` and the rule
+``rnn_input``), each RNN's one-step ``Recurrent.step``, the sample level's
+``hidden`` and ``output_map``, and ``SampleRNN.sampler_weights`` (every
+:class:`samplernn.layers.Linear` of ``linear_layers``, frozen). It steps the
+structure of ``FrameTier.call`` one frame at a time with those frozen weights;
+``Sampler.teacher_forced_logits`` checks that the sampler reproduces the
+training model's logits.
 
 Sampling is Gumbel-max with a per-sequence temperature:
 ``argmax(logits / T + Gumbel noise)``, i.e. a draw from ``softmax(logits / T)``,
@@ -45,6 +49,7 @@ import tensorflow as tf
 from samplernn import quantization
 from samplernn.errors import UserError
 from samplernn.generation_files import expand_temperatures
+from samplernn.model import scale_samples
 from samplernn.precision import GENERATION_PRECISIONS
 
 _TINY = 1e-20  # keeps log(-log(u)) finite in the Gumbel noise
@@ -143,27 +148,31 @@ class Sampler:
         return tf.reshape(tf.cast(tf.matmul(rows, weights), tf.float32), out_shape)
 
     # ------------------------------------------------------- one tier, one step
-    def _frozen_linear(self, layer, x):
-        """``layer``'s map with the sampler's frozen weights (FrameTier's ``linear``)."""
-        return self._linear(layer.name, x)
-
     def _rnn_step(self, rnn, inputs, state):
-        """One time step of ``rnn`` (FrameTier's ``run_layer``): ``[B, in] -> [B, units]``."""
-        projected = self._frozen_linear(rnn.input_map, inputs)
-        state = rnn.step_fn(projected, state,
-                            lambda h: self._frozen_linear(rnn.recurrent_map, h))
+        """One time step of ``rnn``: ``inputs [B, in]`` -> output ``[B, units]``, state."""
+        state = rnn.step(self._linear(rnn.input_map.name, inputs), state,
+                         lambda h: self._linear(rnn.recurrent_map.name, h))
         return state[0], state
 
     def _tier_step(self, k, frame, conditioning, tier_states):
         """Tier ``k`` (0 = top): ``frame [B, F]`` classes -> ``[B, ratio, dim]`` and new states.
 
-        The training model's own pieces (:class:`samplernn.model.FrameTier`), one step.
+        ``FrameTier.call`` for one frame, with the frozen weights.
         """
         tier = self.model.tiers[k]
-        x = tier.tier_input(frame, conditioning, self._frozen_linear)        # [B, dim]
-        outputs, new_states = tier.run_stack(x, tier_states, self._rnn_step)
-        output = tier.tier_output(outputs, self._frozen_linear)            # [B, dim]
-        return tier.upsampled(output[:, None], self._frozen_linear), new_states
+        x = self._linear(tier.input_map.name, scale_samples(frame, tier.q_levels))   # [B, dim]
+        if conditioning is not None:
+            x = x + conditioning
+        below, outputs, new_states = x, [], []
+        for i, rnn in enumerate(tier.rnns):
+            below, state = self._rnn_step(rnn, tier.rnn_input(i, below, x), tier_states[i])
+            outputs.append(below)
+            new_states.append(state)
+        output = (tf.add_n([self._linear(m.name, h) for m, h in zip(tier.skip_maps, outputs)])
+                  if tier.skip_conn else below)                                  # [B, dim]
+        upsampled = tf.reshape(self._linear(tier.upsample.name, output),
+                               [-1, tier.upsample_ratio, tier.dim])
+        return upsampled, new_states
 
     # ----------------------------------------------------------- sample level
     # One sample of the MLP in three pieces (benchmarks/sampler_profile.py times each by

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import traceback
 
 import keras_tuner
@@ -18,8 +19,7 @@ import keras_tuner
 from samplernn import checkpoints, devices, training
 from samplernn.callbacks import ImprovementTracker
 from samplernn.config import ModelConfig
-from samplernn.data import (TrainingData, cut_sequences, find_audio_files, load_quantized_files,
-                            split_sequences)
+from samplernn.data import TrainingData, load_corpus
 from samplernn.errors import UserError
 from samplernn.model import build_model
 from samplernn.search_space import MODEL_KEYS, OBJECTIVES, SearchSpace, best_epoch, choice_text
@@ -36,7 +36,7 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
         self.base, self.space, self.data_dir, self.defaults = base, space, data_dir, defaults
         self.num_epochs, self.patience = num_epochs, patience
         self.num_val_batches, self.objective = num_val_batches, objective
-        self._files = {}  # q_type -> quantized corpus
+        self._decoded = {}  # the corpus decoded once per quantization (see load_corpus)
 
     def trial_values(self, hp):
         values = {**self.defaults, **self.space.define(hp)}
@@ -51,15 +51,18 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
         """Train one trial. A problem of ours (a :class:`UserError`) fails the trial
         with one line naming its values; any other error prints its traceback."""
         values = self.space.define(hp)
+        chosen = ", ".join(f"{key}={choice_text(value)}" for key, value in values.items())
         try:
-            return self._fit(hp, model, **kwargs)
+            metrics = self._fit(hp, model, **kwargs)
         except UserError as e:
-            chosen = ", ".join(f"{key}={choice_text(value)}" for key, value in values.items())
             log.warning("Trial failed (%s): %s", chosen or "base config", e)
             raise keras_tuner.errors.FailedTrialError(str(e)) from None
         except Exception:
             traceback.print_exc()
             raise
+        log.info("Trial done (%s): %s %.4f", chosen or "base config", self.objective,
+                 metrics[self.objective])
+        return metrics
 
     def _fit(self, hp, model, **kwargs):
         config, values = self.trial_values(hp)
@@ -76,12 +79,9 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
         return best_epoch(result.history, self.objective)
 
     def _data(self, config: ModelConfig, batch_size: int) -> TrainingData:
-        if config.q_type not in self._files:
-            self._files[config.q_type] = load_quantized_files(
-                find_audio_files(self.data_dir), config)
-        sequences, windows = cut_sequences(self._files[config.q_type], config)
-        split = split_sequences(sequences, batch_size, self.num_val_batches)
-        return TrainingData(split, windows, config, batch_size)
+        corpus = load_corpus(self.data_dir, config, batch_size, self.num_val_batches,
+                             decoded=self._decoded)
+        return TrainingData(corpus.sequences, corpus.windows_per_sequence, config, batch_size)
 
 
 def search(tuner, verbose: bool = False) -> None:
@@ -94,7 +94,9 @@ def search(tuner, verbose: bool = False) -> None:
     except ImportError:   # another Keras Tuner layout: its tracebacks stay
         pass
     try:
-        tuner.search()
+        # Keras Tuner's own report of each trial (tables, "Best ... So Far") only if
+        # verbose: the trials log one line each in our words (see fit).
+        tuner.search(verbose=1 if verbose else 0)
     except RuntimeError as e:      # Keras Tuner stops after consecutive failures
         if "consecutive failures" not in str(e):
             raise
@@ -102,15 +104,19 @@ def search(tuner, verbose: bool = False) -> None:
         return
     trials = tuner.oracle.trials.values()
     if trials and not any(t.status == "COMPLETED" for t in trials):
-        reasons = sorted({_last_line(t.message) for t in trials if t.message})
+        reasons = sorted({_reason(t.message) for t in trials if t.message})
         raise UserError(f"every trial of the search failed ({len(trials)} trial(s)): "
                         f"{' | '.join(reasons) or 'no reason recorded'}")
 
 
-def _last_line(message: str) -> str:
-    """The exception line at the end of a traceback."""
+_EXCEPTION_NAME = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\w*:\s*")
+
+
+def _reason(message: str) -> str:
+    """What failed, from the traceback Keras Tuner recorded: its last line without the
+    exception's class name (``keras_tuner.src.errors.FailedTrialError: ...``)."""
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return _EXCEPTION_NAME.sub("", lines[-1]) if lines else ""
 
 
 def make_tuner(kind: str, hypermodel, objective: str, max_trials: int, num_epochs: int,

@@ -171,11 +171,13 @@ def test_a_search_whose_trials_all_fail_is_an_error(tmp_path, demo_dir, capsys, 
     with pytest.raises(UserError) as error:
         tune.main(args)
     message = str(error.value)
-    assert message.startswith("every trial of the search failed")
+    assert message.startswith("every trial of the search failed (2 trial(s)): the corpus gives")
     assert message.count("--batch_size 100") == 1 and "\n" not in message
+    assert "Error" not in message and "keras_tuner" not in message   # our words only
     # Each failed trial is one line naming its values; no traceback.
     printed = capsys.readouterr()
     assert "Traceback" not in printed.out + printed.err
+    assert "So Far" not in printed.out and "\x1b" not in printed.out + printed.err
     failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Trial failed")]
     assert len(failed) == 2 and all("\n" not in line for line in failed)
     assert {line.split(":")[0] for line in failed} == {"Trial failed (dim=16, batch_size=100)",

@@ -206,8 +206,8 @@ def test_input_projection_is_chosen_per_layer():
     config = tiny_config(num_rnn_layers=2)
     for ahead in (True, False):
         model = build_model(config, project_inputs_ahead=ahead)
-        rnns = [layer for tier in model.tiers for layer in tier._flatten_layers()
-                if isinstance(layer, Recurrent)]
+        rnns = [rnn for tier in model.tiers for rnn in tier.rnns]
+        assert all(isinstance(rnn, Recurrent) for rnn in rnns)
         assert len(rnns) == 2 * len(config.frame_sizes)
         assert {rnn.project_inputs_ahead for rnn in rnns} == {ahead}
         rnn = rnns[0]

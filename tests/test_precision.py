@@ -60,7 +60,9 @@ def test_sampler_weights_cover_every_linear_layer():
     model = build_model(tiny_config(frame_sizes=[2, 4, 16], skip_conn=True, num_rnn_layers=2,
                                     rnn_type="lstm"))
     weights = model.sampler_weights()
+    # Keras's own walk of the model finds no Linear that linear_layers() forgot.
     linears = {layer.name for layer in model._flatten_layers() if isinstance(layer, Linear)}
+    assert linears == {layer.name for layer in model.linear_layers()}
     assert set(weights) == linears | {"tables"}
     for variable in model.weights:
         layer = variable.path.split("/")[-2]
