@@ -106,8 +106,8 @@ FAULTS = [
           "        if False:\n",
           ("tests/test_generation.py::test_training_audio_cut_before_any_sample_writes_no_file",)),
     Fault("multi-worker-chief-writes-nothing", "samplernn/distribute.py",
-          '    if resolver.task_type == "chief":\n        return True\n',
-          '    if resolver.task_type == "chief":\n        return False\n',
+          '    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief\n',
+          '    return False\n',
           ("tests/test_distribute.py::test_two_workers_on_loopback_train_from_scratch_and_the_"
            "chief_writes_the_run",)),
 ]
