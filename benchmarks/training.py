@@ -13,6 +13,8 @@ time step at a time, instead of in one product ahead of it). Throughput = batch_
 median step time, after two warm-up steps; each case runs in its own process,
 on whatever device is present (a GPU runs the RNNs through cuDNN, as train.py
 does, except with ``jit``); each row names the device, precision and RNN path.
+The last column, "% limit", is the step's matrix products (benchmarks/compute.py)
+at this host's measured float32 matrix-product rate, over the step's time.
 """
 
 import argparse
@@ -21,6 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.compute import host_matmul_flops, training_flops  # noqa: E402
 from benchmarks.generation import case_config  # noqa: E402
 from benchmarks.harness import device_name, peak_memory_mb, run_isolated  # noqa: E402
 
@@ -63,7 +66,7 @@ def run_case(case: str, steps: int) -> dict:
         float(loss)
         times.append(time.perf_counter() - start)
     median = float(np.median(times[WARMUP_STEPS:]))
-    return {"case": case, "sec_per_step": median,
+    return {"case": case, "sec_per_step": median, "step_flops": training_flops(config, batch),
             "samples_per_second": batch * config.seq_len / median,
             "peak_memory_mb": peak_memory_mb(), "device": device_name(),
             "precision": keras.mixed_precision.global_policy().name,
@@ -82,13 +85,16 @@ def main():
 
         print(json.dumps(run_case(args.one, args.steps)))
         return
+    rate = host_matmul_flops()
+    print(f"host float32 matrix products: {rate / 1e9:.0f} GFLOP/s")
     print(f"{'case':<28}{'sec/step':>10}{'samples/s':>12}{'peak MB':>10}  {'precision':<16}"
-          f"{'RNN':<7}device")
+          f"{'RNN':<7}{'% limit':>8}  device")
     for case in args.cases:
         r = run_isolated(__file__, case, "--steps", args.steps)
+        limit = 100 * r["step_flops"] / rate / r["sec_per_step"]
         print(f"{r['case']:<28}{r['sec_per_step']:>10.3f}{r['samples_per_second']:>12,.0f}"
-              f"{r['peak_memory_mb']:>10,.0f}  {r['precision']:<16}{r['rnn']:<7}{r['device']}",
-              flush=True)
+              f"{r['peak_memory_mb']:>10,.0f}  {r['precision']:<16}{r['rnn']:<7}{limit:>7.0f}%"
+              f"  {r['device']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,24 @@ def free_ports(count):
     return ports
 
 
+def run_two_workers(train_args: list, cwd: str) -> list:
+    """train.py with ``train_args`` as two multi-worker processes on loopback; checks
+    that both exit with 0 and end with equal weights; returns ``(status, output)`` each."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    argv = [sys.executable, os.path.join(REPO_ROOT, "train.py"), *train_args,
+            "--strategy", "multi_worker"]
+    commands = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        commands.append((argv, dict(os.environ, TF_CONFIG=json.dumps(tf_config))))
+    results = run_processes(commands, cwd)
+    for code, output in results:
+        assert code == 0, output[-3000:]
+    fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
+    assert fingerprints[0] == fingerprints[1]
+    return results
+
+
 @pytest.mark.slow
 def test_two_workers_on_loopback_resume_from_the_chiefs_checkpoint(tmp_path, demo_dir):
     """Two worker processes resume a run from the shared logdir (its first epoch trained
@@ -104,19 +122,9 @@ def test_two_workers_on_loopback_resume_from_the_chiefs_checkpoint(tmp_path, dem
               "--logdir_root", str(tmp_path / "logdir"), "--output_dir", str(tmp_path / "gen"),
               "--batch_size", "4", "--output_file_dur", "0.1"]
     assert train.main([*common, "--num_epochs", "1", "--generate", "False"]) == 0
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    argv = [sys.executable, os.path.join(REPO_ROOT, "train.py"), *common,
-            "--strategy", "multi_worker", "--num_epochs", "2"]
-    commands = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        commands.append((argv, dict(os.environ, TF_CONFIG=json.dumps(tf_config))))
-    results = run_processes(commands, str(tmp_path))
-    for code, output in results:
-        assert code == 0, output[-3000:]
+    results = run_two_workers(common + ["--num_epochs", "2"], str(tmp_path))
+    for _, output in results:
         assert "1 epoch(s) done" in output            # both restored the chief's checkpoint
-    fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
-    assert fingerprints[0] == fingerprints[1]
     assert "Epoch: 2/2, Step: 1/" in results[0][1]     # only the chief prints statistics
     assert "Epoch: 2/2" not in results[1][1] and "Worker finished" in results[1][1]
     first, second = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
@@ -137,19 +145,9 @@ def test_two_workers_on_loopback_train_from_scratch_and_the_chief_writes_the_run
     common = ["--id", "mw", "--data_dir", demo_dir, "--config_file", config_path,
               "--logdir_root", str(tmp_path / "logdir"), "--output_dir", str(tmp_path / "gen"),
               "--batch_size", "4", "--generate", "False"]
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    argv = [sys.executable, os.path.join(REPO_ROOT, "train.py"), *common,
-            "--strategy", "multi_worker", "--num_epochs", "1"]
-    commands = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        commands.append((argv, dict(os.environ, TF_CONFIG=json.dumps(tf_config))))
-    results = run_processes(commands, str(tmp_path))
-    for code, output in results:
-        assert code == 0, output[-3000:]
+    results = run_two_workers(common + ["--num_epochs", "1"], str(tmp_path))
+    for _, output in results:
         assert "training from scratch" in output
-    fingerprints = [re.search(r"fingerprint ([0-9a-f]{16})", out).group(1) for _, out in results]
-    assert fingerprints[0] == fingerprints[1]
     (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
     assert sorted(f for f in os.listdir(run_dir) if f.endswith(".index")) == ["model.ckpt-1.index"]
     assert "Training run directory" in results[0][1]
