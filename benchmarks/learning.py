@@ -8,8 +8,10 @@ at equal time.
 
 Each ``--variant NAME=FLAGS`` is a set of train.py flags added after the
 ``--common`` ones. Every variant runs ``python train.py`` itself, in a fresh
-process with its own log directory, with ``--max_minutes`` (it stops at the
-end of the first epoch past the budget) and ``--generate False`` (audio
+process with its own log directory, with ``--max_minutes`` (a budget of training
+time: it stops at the first step past it, mid-epoch, so the last point of a curve is
+the last epoch completed within the budget; before issue #31 it stopped at the end of
+the first epoch past the budget) and ``--generate False`` (audio
 generation is not learning). Its curve is train.py's own ``metrics.csv``: one
 point per epoch, ``elapsed_seconds`` (wall time since training started: steps,
 validation and checkpoint saves) against ``val_bits_per_sample``.

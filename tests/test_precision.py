@@ -182,6 +182,7 @@ def test_any_precision_resumes_any_other(tmp_path, written, read):
     assert int(again_progress.epoch) == 3 and int(again_progress.global_step) == 12
 
 
+@pytest.mark.slow   # compiles a float16 training step: about 15 s
 def test_skipped_float16_steps_still_move_the_schedule(demo_dir):
     """Under float16, steps whose gradients overflow are skipped by the optimizer (its
     ``iterations`` stay put), yet the schedule counts them: after two epochs its

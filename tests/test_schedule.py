@@ -146,7 +146,8 @@ def test_a_changed_schedule_is_refused_on_resume_unless_allowed(tmp_path, demo_d
               "--generate", "False", "--learning_rate_warmup_steps", "200"]
     assert train.main([*common, "--num_epochs", "1"]) == 0
     (saved,) = glob.glob(str(tmp_path / "logdir" / "s" / "*" / "learning_rate.json"))
-    assert LearningRateSchedule.load(saved) == LearningRateSchedule(0.001, 200)
+    assert LearningRateSchedule.load(saved) == LearningRateSchedule(0.001, 200,
+                                                                    planned_epochs=1)
     changed = [*common[:-1], "100", "--num_epochs", "2"]
     with pytest.raises(UserError, match=r"--learning_rate_warmup_steps: 200 in the "
                                         r"checkpoint, 100 given now.*--allow_schedule_change"):
@@ -194,6 +195,7 @@ def test_a_resume_compares_only_the_flags_its_schedule_uses():
                                                   planned_minutes=50)) == []
 
 
+@pytest.mark.slow   # three fits of a compiled model: about 10 s
 def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypatch):
     """A training-time budget ends training at the first step past it, inside the
     epoch, saving as Ctrl-C does; the time spent is in the progress, so a resumed
