@@ -129,25 +129,22 @@ def test_mixed_precision_trains_saves_generates_and_resumes(tiny_corpus_args, tm
 def _trained_state(policy, seed):
     """A tiny model, its optimizer (float16: loss-scaled) and progress under ``policy``,
     every optimizer value set to something distinct, as after training."""
-    import keras
+    from samplernn import training
 
     precision.set_policy(policy)
     model = build_model(tiny_config())
-    from samplernn import training
-
     optimizer = precision.with_loss_scaling(training.make_optimizer("adam", 0.01))
     optimizer.build(model.trainable_variables)
     progress = checkpoints.Progress()
     rng = np.random.default_rng(seed)
     inner = checkpoints.inner_optimizer(optimizer)
     for variable in model.weights + inner.variables:
-        if variable.dtype.is_floating if hasattr(variable.dtype, "is_floating") else \
-                "float" in str(variable.dtype):
+        if "float" in str(variable.dtype):      # not the optimizer's step count
             variable.assign(rng.normal(size=variable.shape).astype(variable.dtype))
     inner.iterations.assign(7 + seed)
     progress.global_step.assign(11 + seed)
     progress.complete_epoch(3)
-    keras.mixed_precision.set_global_policy(precision.FLOAT32)
+    precision.set_policy(precision.FLOAT32)
     return model, optimizer, progress
 
 
