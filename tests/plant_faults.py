@@ -52,6 +52,11 @@ FAULTS = [
           '        parts["optimizer"] = inner_optimizer(optimizer)\n',
           '        parts["optimizer"] = optimizer\n',
           ("tests/test_precision.py::test_any_precision_resumes_any_other",)),
+    Fault("legacy-float16-layout-unread", "samplernn/checkpoints.py",
+          "    if optimizer is not None and _LEGACY_FLOAT16_KEY in stored:\n",
+          "    if False:\n",
+          ("tests/test_precision.py::test_a_float16_checkpoint_of_an_earlier_release_still_"
+           "resumes",)),
     Fault("schedule-counts-optimizer-steps", "samplernn/training.py",
           "    global_step = int(progress.global_step)\n",
           "    global_step = int(trainer.optimizer.iterations.numpy())\n",

@@ -249,3 +249,26 @@ def test_train_py_resumes_under_another_precision(tiny_corpus_args, tmp_path, ca
     assert steps_per_epoch > 0
     assert int(reader.get_tensor("optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE")) > \
         steps_per_epoch   # the first run's steps were restored (float16 may skip a few)
+
+
+@pytest.mark.parametrize("read", ["mixed_float16", "float32"])
+def test_a_float16_checkpoint_of_an_earlier_release_still_resumes(tmp_path, read):
+    """Releases up to 43acc87 saved float16's LossScaleOptimizer itself as the optimizer
+    (its state under ``optimizer/inner_optimizer/``): such a checkpoint restores."""
+    try:
+        model, optimizer, progress = _trained_state("mixed_float16", seed=1)
+        legacy = tf.train.Checkpoint(model=tf.train.Checkpoint(**model.variables_by_path()),
+                                     optimizer=optimizer, progress=progress)
+        prefix = legacy.write(str(tmp_path / "model.ckpt-3"))
+        assert any("inner_optimizer" in name for name, _ in tf.train.list_variables(prefix))
+        again, again_optimizer, again_progress = _trained_state(read, seed=2)
+        precision.set_policy(read)
+        checkpoints.restore(checkpoints.make_checkpoint(again, again_optimizer,
+                                                        again_progress), prefix)
+    finally:
+        precision.set_policy(precision.FLOAT32)
+    inner, again_inner = (checkpoints.inner_optimizer(o) for o in (optimizer, again_optimizer))
+    for mine, theirs in zip(again.weights + again_inner.variables,
+                            model.weights + inner.variables):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert int(again_progress.epoch) == 3
