@@ -148,6 +148,17 @@ def _trained_state(policy, seed):
     return model, optimizer, progress
 
 
+def _restored_state(prefix, read):
+    """A fresh tiny state built under ``read`` with checkpoint ``prefix`` restored into it."""
+    state = _trained_state(read, seed=2)
+    try:
+        precision.set_policy(read)
+        checkpoints.restore(checkpoints.make_checkpoint(*state), prefix)
+    finally:
+        precision.set_policy(precision.FLOAT32)
+    return state
+
+
 @pytest.mark.parametrize("written, read", [
     ("mixed_float16", "float32"), ("float32", "mixed_float16"),
     ("mixed_float16", "mixed_bfloat16"), ("mixed_bfloat16", "mixed_float16")])
@@ -163,12 +174,9 @@ def test_any_precision_resumes_any_other(tmp_path, written, read):
         assert ("loss_scale/dynamic_scale/.ATTRIBUTES/VARIABLE_VALUE" in names) == (
             written == "mixed_float16")
         assert not any("inner_optimizer" in name for name in names)
-        again, again_optimizer, again_progress = _trained_state(read, seed=2)
-        precision.set_policy(read)
-        checkpoints.restore(checkpoints.make_checkpoint(again, again_optimizer,
-                                                        again_progress), prefix)
     finally:
         precision.set_policy(precision.FLOAT32)
+    again, again_optimizer, again_progress = _restored_state(prefix, read)
     for mine, theirs in zip(again.weights, model.weights):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     inner, again_inner = (checkpoints.inner_optimizer(o) for o in (optimizer, again_optimizer))
@@ -261,12 +269,9 @@ def test_a_float16_checkpoint_of_an_earlier_release_still_resumes(tmp_path, read
                                      optimizer=optimizer, progress=progress)
         prefix = legacy.write(str(tmp_path / "model.ckpt-3"))
         assert any("inner_optimizer" in name for name, _ in tf.train.list_variables(prefix))
-        again, again_optimizer, again_progress = _trained_state(read, seed=2)
-        precision.set_policy(read)
-        checkpoints.restore(checkpoints.make_checkpoint(again, again_optimizer,
-                                                        again_progress), prefix)
     finally:
         precision.set_policy(precision.FLOAT32)
+    again, again_optimizer, again_progress = _restored_state(prefix, read)
     inner, again_inner = (checkpoints.inner_optimizer(o) for o in (optimizer, again_optimizer))
     for mine, theirs in zip(again.weights + again_inner.variables,
                             model.weights + inner.variables):
