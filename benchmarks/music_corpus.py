@@ -1,9 +1,9 @@
-"""Rebuild the real-music corpus of the learning study from a Debian package.
+"""Rebuild a real-music corpus of the learning study from a Debian package.
 
     python benchmarks/music_corpus.py ./music_corpus
+    python benchmarks/music_corpus.py ./drascula_corpus --package drascula-music
 
-Downloads ``wesnoth-1.16-music`` (the orchestral soundtrack of The Battle for
-Wesnoth, GPL-2+, about 150 MB) with ``apt-get download`` (no root needed), or
+Downloads one of PACKAGES with ``apt-get download`` (no root needed), or
 takes an already downloaded ``--deb``, unpacks its Ogg Vorbis tracks and cuts
 them into 16 kHz mono clips of 8 s: the first clip of each track starts
 SKIP_SECONDS in (past fade-ins), later ones every CLIP_STRIDE_SECONDS, taken
@@ -17,6 +17,7 @@ With train.py's default ``--num_val_batches 1`` and ``--batch_size 16``, the
 
 import argparse
 import glob
+import hashlib
 import os
 import subprocess
 import sys
@@ -24,7 +25,14 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PACKAGE = "wesnoth-1.16-music"
+# The packages the study uses: name -> what the music is.
+PACKAGES = {
+    "wesnoth-1.16-music": "the orchestral soundtrack of The Battle for Wesnoth (GPL-2+, "
+                          "about 150 MB)",
+    "drascula-music": "the soundtrack of the adventure game Drascula: The Vampire Strikes "
+                      "Back (a BSD-like licence, about 36 MB)",
+}
+DEFAULT_PACKAGE = "wesnoth-1.16-music"
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 8.0
 SKIP_SECONDS = 10.0
@@ -32,24 +40,31 @@ CLIP_STRIDE_SECONDS = 30.0
 DEFAULT_CLIPS = 64
 
 
-def download(directory: str) -> str:
-    """``apt-get download PACKAGE`` into ``directory``: the .deb's path."""
+def download(package: str, directory: str) -> str:
+    """``apt-get download package`` into ``directory``: the .deb's path."""
     try:
-        subprocess.run(["apt-get", "download", PACKAGE], cwd=directory, check=True,
+        subprocess.run(["apt-get", "download", package], cwd=directory, check=True,
                        capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError) as e:
         detail = getattr(e, "stderr", "") or str(e)
-        raise SystemExit(f"error: could not download {PACKAGE} with apt-get ({detail.strip()}); "
+        raise SystemExit(f"error: could not download {package} with apt-get ({detail.strip()}); "
                          f"download the .deb from packages.debian.org and pass --deb") from None
-    (deb,) = glob.glob(os.path.join(directory, f"{PACKAGE}_*.deb"))
+    (deb,) = glob.glob(os.path.join(directory, f"{package}_*.deb"))
     return deb
 
 
 def tracks(deb: str, directory: str) -> list:
-    """Unpack ``deb`` into ``directory``: its .ogg files, in name order."""
+    """Unpack ``deb`` into ``directory``: its distinct .ogg files, in name order.
+
+    A package may hold one track under several paths (drascula-music has a copy
+    per language): each content is taken once.
+    """
     subprocess.run(["dpkg-deb", "-x", deb, directory], check=True)
-    return sorted(glob.glob(os.path.join(directory, "**", "*.ogg"), recursive=True),
-                  key=os.path.basename)
+    distinct = {}
+    for path in sorted(glob.glob(os.path.join(directory, "**", "*.ogg"), recursive=True)):
+        with open(path, "rb") as f:
+            distinct.setdefault(hashlib.sha256(f.read()).hexdigest(), path)
+    return sorted(distinct.values(), key=os.path.basename)
 
 
 def clip_starts(duration: float):
@@ -94,10 +109,13 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir")
     parser.add_argument("--clips", type=int, default=DEFAULT_CLIPS)
-    parser.add_argument("--deb", help=f"an already downloaded {PACKAGE}_*.deb")
+    parser.add_argument("--package", choices=sorted(PACKAGES), default=DEFAULT_PACKAGE,
+                        help="the Debian package whose music to cut: " + "; ".join(
+                            f"{name}: {what}" for name, what in sorted(PACKAGES.items())))
+    parser.add_argument("--deb", help="an already downloaded .deb of --package")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="samplernn-music-") as work:
-        deb = args.deb or download(work)
+        deb = args.deb or download(args.package, work)
         paths = tracks(deb, os.path.join(work, "unpacked"))
         if not paths:
             raise SystemExit(f"error: no .ogg files in {deb}")

@@ -1,0 +1,163 @@
+"""Held-out bits per sample after a training budget: corpora x models x budgets.
+
+    python benchmarks/budget_study.py --corpus wesnoth=/tmp/study/music64 \\
+        --model dim128=benchmarks/learning/configs/music128.json --minutes 5 10 20 \\
+        --output benchmarks/learning/budget_all.csv
+    # the same on one core of this machine (a slower machine):
+    python benchmarks/budget_study.py ... --cpus 0 --output benchmarks/learning/budget_1core.csv
+    # one picture of every CSV given:
+    python benchmarks/budget_study.py --plot benchmarks/learning/budget.png \\
+        --output benchmarks/learning/budget_all.csv benchmarks/learning/budget_1core.csv
+
+Each ``--corpus NAME=DIR`` names a directory holding ``train/`` (the training
+files) and ``held/`` (files never trained on). For every corpus, model config
+and budget, one ``python train.py`` runs in a fresh process with README's
+recommended recipe (RECIPE, changeable with ``--recipe``) and ``--max_minutes``
+set to the budget, so its learning rate decays over that budget; then
+``evaluate.py`` scores its last checkpoint on ``held/``. With ``--cpus`` both
+run under ``taskset -c CPUS``. A row per run goes to the CSV (corpus, model,
+speed, budget, epochs completed, training seconds, held-out bits per sample);
+rows already there are not run again, so a study can be stopped and resumed.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.harness import REPO_ROOT  # noqa: E402
+
+# README's "train by the clock" command, less its --config_file and --max_minutes.
+RECIPE = ("--batch_size 8 --sample_rate 16000 --learning_rate 0.004 "
+          "--learning_rate_warmup_steps 200 --learning_rate_schedule linear")
+STUDY_FLAGS = ("--generate False --num_val_batches 0 --max_checkpoints 1 "
+               "--early_stopping_patience None --num_epochs 100000 --verbose False")
+CSV_COLUMNS = ("corpus", "model", "speed", "minutes", "epochs", "train_seconds",
+               "held_bits_per_sample", "config", "recipe", "cpu")
+
+
+def named(text: str):
+    name, separator, value = text.partition("=")
+    if not separator or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def run_one(corpus_dir: str, config: str, minutes: float, recipe: str, cpus: str,
+            workdir: str) -> dict:
+    """Train under the budget, score on held/: the CSV row's measured fields."""
+    prefix = ["taskset", "-c", cpus] if cpus else []
+    train = [*prefix, sys.executable, os.path.join(REPO_ROOT, "train.py"), "--id", "study",
+             "--data_dir", os.path.join(corpus_dir, "train"), "--config_file", config,
+             "--logdir_root", workdir, "--output_dir", workdir, "--max_minutes", str(minutes),
+             *recipe.split(), *STUDY_FLAGS.split()]
+    done = subprocess.run(train, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"train.py failed ({done.returncode}):\n{done.stdout[-2000:]}"
+                         f"{done.stderr[-2000:]}")
+    score = subprocess.run([*prefix, sys.executable, os.path.join(REPO_ROOT, "evaluate.py"),
+                            "--checkpoint_path", os.path.join(workdir, "study"),
+                            "--data_dir", os.path.join(corpus_dir, "held"), "--json"],
+                           capture_output=True, text=True)
+    if score.returncode != 0:
+        raise SystemExit(f"evaluate.py failed:\n{score.stdout[-2000:]}{score.stderr[-2000:]}")
+    result = json.loads(score.stdout[score.stdout.index("{"):])
+    from samplernn import checkpoints
+
+    return {"epochs": checkpoints.completed_epochs(result["checkpoint"]),
+            "train_seconds": round(checkpoints.training_seconds(result["checkpoint"]), 1),
+            "held_bits_per_sample": round(result["bits_per_sample"], 4)}
+
+
+def read_rows(path: str) -> list:
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def append_row(path: str, row: dict) -> None:
+    new = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def plot(csv_paths: list, png: str) -> None:
+    """One panel per corpus: held-out bits against budget, a line per model and speed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for path in csv_paths for row in read_rows(path)]
+    corpora = sorted({row["corpus"] for row in rows})
+    figure, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4.5), squeeze=False)
+    for axis, corpus in zip(axes[0], corpora):
+        lines = sorted({(row["model"], row["speed"]) for row in rows if row["corpus"] == corpus})
+        for model, speed in lines:
+            points = sorted((float(r["minutes"]), float(r["held_bits_per_sample"])) for r in rows
+                            if (r["corpus"], r["model"], r["speed"]) == (corpus, model, speed))
+            axis.plot(*zip(*points), marker="o", label=f"{model}, {speed}")
+        axis.set(title=f"{corpus}: held-out clips", xlabel="training budget (--max_minutes)",
+                 ylabel="bits per sample (lower is better)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(f"{cpu_model()}: README's recipe, linear decay over the budget")
+    figure.tight_layout()
+    figure.savefig(png, dpi=100)
+    print(f"Wrote {png}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=named, action="append", default=[],
+                        help="NAME=DIR, DIR holding train/ and held/")
+    parser.add_argument("--model", type=named, action="append", default=[],
+                        help="NAME=CONFIG_FILE")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--recipe", default=RECIPE, help="train.py's flags besides the study's")
+    parser.add_argument("--cpus", default=None, help="run under taskset -c CPUS")
+    parser.add_argument("--output", nargs="+", required=True,
+                        help="the CSV to add rows to (with --plot: the CSVs to draw)")
+    parser.add_argument("--plot", default=None, help="draw the CSVs into this PNG and stop")
+    args = parser.parse_args()
+    if args.plot:
+        return plot(args.output, args.plot)
+    (output,) = args.output
+    speed = f"cpus {args.cpus}" if args.cpus else f"all {os.cpu_count()} cpus"
+    done = {(r["corpus"], r["model"], r["speed"], float(r["minutes"])) for r in read_rows(output)}
+    for minutes in args.minutes:
+        for corpus, corpus_dir in args.corpus:
+            for model, config in args.model:
+                if (corpus, model, speed, minutes) in done:
+                    continue
+                started = time.perf_counter()
+                with tempfile.TemporaryDirectory(prefix="samplernn-budget-") as workdir:
+                    row = run_one(corpus_dir, config, minutes, args.recipe, args.cpus, workdir)
+                row.update(corpus=corpus, model=model, speed=speed, minutes=minutes,
+                           config=os.path.basename(config), recipe=args.recipe, cpu=cpu_model())
+                append_row(output, row)
+                print(f"{corpus} {model} {speed} {minutes:g} min: {row['held_bits_per_sample']} "
+                      f"bits ({row['epochs']} epochs, {row['train_seconds']} s training, "
+                      f"{time.perf_counter() - started:.0f} s in all)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
