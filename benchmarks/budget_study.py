@@ -15,9 +15,16 @@ and budget, one ``python train.py`` runs in a fresh process with README's
 recommended recipe (RECIPE, changeable with ``--recipe``) and ``--max_minutes``
 set to the budget, so its learning rate decays over that budget; then
 ``evaluate.py`` scores its last checkpoint on ``held/``. With ``--cpus`` both
-run under ``taskset -c CPUS``. A row per run goes to the CSV (corpus, model,
+run under ``taskset -c CPUS``; with ``--cgroup`` training runs in a cgroup whose
+CPU quota makes a slower machine, e.g. 40% of one core:
+
+    mkdir /sys/fs/cgroup/cpu/slow0 && echo 40000 > /sys/fs/cgroup/cpu/slow0/cpu.cfs_quota_us
+    python benchmarks/budget_study.py ... --cpus 0 --cgroup /sys/fs/cgroup/cpu/slow0 ...
+ A row per run goes to the CSV (corpus, model,
 speed, budget, epochs completed, training seconds, held-out bits per sample);
 rows already there are not run again, so a study can be stopped and resumed.
+Each run's log directory (its checkpoint, for generating from it) is kept in
+``OUTPUT_runs/CORPUS_MODEL_SPEED_BUDGETmin/``.
 """
 
 import argparse
@@ -25,9 +32,9 @@ import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,18 +64,39 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cgroup_share(cgroup: str) -> float:
+    """The CPU time a cgroup v1 ``cpu`` directory allows: cfs_quota_us / cfs_period_us."""
+    def read(name):
+        with open(os.path.join(cgroup, name)) as f:
+            return int(f.read())
+    quota = read("cpu.cfs_quota_us")
+    if quota <= 0:
+        raise SystemExit(f"error: {cgroup}/cpu.cfs_quota_us sets no limit")
+    return quota / read("cpu.cfs_period_us")
+
+
+def train_in(argv: list, cgroup: str):
+    """Run ``argv`` to its end, inside ``cgroup`` if given (threads it starts inherit it)."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if cgroup:
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(process.pid))
+    output, _ = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"train.py failed ({process.returncode}):\n{output[-4000:]}")
+
+
 def run_one(corpus_dir: str, config: str, minutes: float, recipe: str, cpus: str,
-            workdir: str) -> dict:
-    """Train under the budget, score on held/: the CSV row's measured fields."""
+            workdir: str, cgroup: str = None) -> dict:
+    """Train under the budget, score on held/: the CSV row's measured fields.
+
+    Only training runs in ``cgroup``; the held-out score is the same at any speed.
+    """
     prefix = ["taskset", "-c", cpus] if cpus else []
-    train = [*prefix, sys.executable, os.path.join(REPO_ROOT, "train.py"), "--id", "study",
-             "--data_dir", os.path.join(corpus_dir, "train"), "--config_file", config,
-             "--logdir_root", workdir, "--output_dir", workdir, "--max_minutes", str(minutes),
-             *recipe.split(), *STUDY_FLAGS.split()]
-    done = subprocess.run(train, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"train.py failed ({done.returncode}):\n{done.stdout[-2000:]}"
-                         f"{done.stderr[-2000:]}")
+    train_in([*prefix, sys.executable, os.path.join(REPO_ROOT, "train.py"), "--id", "study",
+              "--data_dir", os.path.join(corpus_dir, "train"), "--config_file", config,
+              "--logdir_root", workdir, "--output_dir", workdir, "--max_minutes", str(minutes),
+              *recipe.split(), *STUDY_FLAGS.split()], cgroup)
     score = subprocess.run([*prefix, sys.executable, os.path.join(REPO_ROOT, "evaluate.py"),
                             "--checkpoint_path", os.path.join(workdir, "study"),
                             "--data_dir", os.path.join(corpus_dir, "held"), "--json"],
@@ -134,6 +162,9 @@ def main():
     parser.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 20])
     parser.add_argument("--recipe", default=RECIPE, help="train.py's flags besides the study's")
     parser.add_argument("--cpus", default=None, help="run under taskset -c CPUS")
+    parser.add_argument("--cgroup", default=None,
+                        help="a cgroup v1 cpu directory whose cfs quota slows training down "
+                             "(a slower machine), e.g. /sys/fs/cgroup/cpu/slow")
     parser.add_argument("--output", nargs="+", required=True,
                         help="the CSV to add rows to (with --plot: the CSVs to draw)")
     parser.add_argument("--plot", default=None, help="draw the CSVs into this PNG and stop")
@@ -141,7 +172,10 @@ def main():
     if args.plot:
         return plot(args.output, args.plot)
     (output,) = args.output
+    runs_dir = os.path.splitext(output)[0] + "_runs"
     speed = f"cpus {args.cpus}" if args.cpus else f"all {os.cpu_count()} cpus"
+    if args.cgroup:
+        speed += f" at {cgroup_share(args.cgroup):.0%}"
     done = {(r["corpus"], r["model"], r["speed"], float(r["minutes"])) for r in read_rows(output)}
     for minutes in args.minutes:
         for corpus, corpus_dir in args.corpus:
@@ -149,8 +183,11 @@ def main():
                 if (corpus, model, speed, minutes) in done:
                     continue
                 started = time.perf_counter()
-                with tempfile.TemporaryDirectory(prefix="samplernn-budget-") as workdir:
-                    row = run_one(corpus_dir, config, minutes, args.recipe, args.cpus, workdir)
+                label = "".join(filter(str.isalnum, speed))
+                workdir = os.path.join(runs_dir, f"{corpus}_{model}_{label}_{minutes:g}min")
+                shutil.rmtree(workdir, ignore_errors=True)   # a run cut short earlier
+                row = run_one(corpus_dir, config, minutes, args.recipe, args.cpus, workdir,
+                              args.cgroup)
                 row.update(corpus=corpus, model=model, speed=speed, minutes=minutes,
                            config=os.path.basename(config), recipe=args.recipe, cpu=cpu_model())
                 append_row(output, row)
