@@ -1,9 +1,9 @@
 """Held-out bits per sample after a training budget: corpora x models x budgets.
 
     python benchmarks/budget_study.py --corpus wesnoth=/tmp/study/music64 \\
-        --model dim128=benchmarks/learning/configs/music128.json --minutes 5 10 20 \\
+        --model dim128=demo.config.json --minutes 5 10 20 \\
         --output benchmarks/learning/budget_all.csv
-    # the same on one core of this machine (a slower machine):
+    # the same on one core of this machine:
     python benchmarks/budget_study.py ... --cpus 0 --output benchmarks/learning/budget_1core.csv
     # one picture of every CSV given:
     python benchmarks/budget_study.py --plot benchmarks/learning/budget.png \\
@@ -20,8 +20,9 @@ CPU quota makes a slower machine, e.g. 40% of one core:
 
     mkdir /sys/fs/cgroup/cpu/slow0 && echo 40000 > /sys/fs/cgroup/cpu/slow0/cpu.cfs_quota_us
     python benchmarks/budget_study.py ... --cpus 0 --cgroup /sys/fs/cgroup/cpu/slow0 ...
- A row per run goes to the CSV (corpus, model,
-speed, budget, epochs completed, training seconds, held-out bits per sample);
+
+A row per run goes to the CSV (corpus, model, speed, budget, epochs completed,
+training seconds, held-out bits per sample);
 rows already there are not run again, so a study can be stopped and resumed.
 Each run's log directory (its checkpoint, for generating from it) is kept in
 ``OUTPUT_runs/CORPUS_MODEL_SPEED_BUDGETmin/``.

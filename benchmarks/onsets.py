@@ -17,6 +17,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# librosa's onset peak picking is compiled by numba for the host CPU; on an Intel AMX host
+# (2026-12-05, numba 0.68.1, llvmlite 0.50.0) that code crashed with a segmentation fault,
+# and code for a generic x86-64 CPU did not. The peak picking is a small part of the time.
+os.environ.setdefault("NUMBA_CPU_NAME", "generic")
 
 DECAY_SECONDS = 0.15         # how long after an onset the level is compared
 LEVEL_WINDOW_SECONDS = 0.02  # RMS window at the onset and DECAY_SECONDS later
