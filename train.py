@@ -153,7 +153,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     quiet_tensorflow()
     import keras
 
-    from samplernn import checkpoints, devices, distribute, training
+    from samplernn import checkpoints, devices, distribute, optimizers, training
     from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
                                      StatisticsPrinter, TensorBoardLogger)
     from samplernn.data import TrainingData
@@ -177,7 +177,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     with strategy.scope():
         model = build_model(config, use_cudnn=cudnn)
         optimizer = precision.with_loss_scaling(
-            training.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
+            optimizers.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
     trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy)
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)

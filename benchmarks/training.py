@@ -40,7 +40,7 @@ def run_case(case: str, steps: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from samplernn import devices, precision, training
+    from samplernn import devices, optimizers, precision, training
     from samplernn.config import ModelConfig
     from samplernn.model import build_model
 
@@ -52,7 +52,7 @@ def run_case(case: str, steps: int) -> dict:
     cudnn = devices.use_cudnn(jit_compile=variant == "jit")
     model = build_model(config, project_inputs_ahead=variant != "per_step_inputs",
                         use_cudnn=cudnn)
-    optimizer = precision.with_loss_scaling(training.make_optimizer("adam", 1e-3))
+    optimizer = precision.with_loss_scaling(optimizers.make_optimizer("adam", 1e-3))
     trainer = training.Trainer(model, optimizer, jit_compile=variant == "jit")
     rng = np.random.default_rng(0)
     inputs = tf.constant(rng.integers(0, config.q_levels,

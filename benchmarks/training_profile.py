@@ -64,7 +64,7 @@ def run_case(case: str, steps: int, jit: bool = False) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from samplernn import checkpoints, training
+    from samplernn import checkpoints, optimizers, training
     from samplernn.config import ModelConfig
     from samplernn.data import TrainingData, split_sequences
     from samplernn.model import build_model, cross_entropy
@@ -73,7 +73,7 @@ def run_case(case: str, steps: int, jit: bool = False) -> dict:
     batch = int(batch)
     config = ModelConfig.from_dict(case_config(name))
     model = build_model(config)
-    optimizer = training.make_optimizer("adam", 1e-3)
+    optimizer = optimizers.make_optimizer("adam", 1e-3)
     trainer = training.Trainer(model, optimizer, jit_compile=jit)
 
     def compiled(function):

@@ -36,8 +36,9 @@ import tempfile
 import tensorflow as tf
 
 from samplernn import quantization
+from samplernn.compiling import compiled
 from samplernn.fileio import check_new_directory, current_umask, temporary_prefix, write_error
-from samplernn.sampler import Sampler, compiled
+from samplernn.sampler import Sampler
 
 METADATA_FILE = "samplernn.json"
 

@@ -25,6 +25,7 @@ import math
 import keras
 import tensorflow as tf
 
+from samplernn.compiling import compiled
 from samplernn.config import ModelConfig
 from samplernn.layers import Linear, Recurrent
 
@@ -131,9 +132,7 @@ class SampleMLP(keras.layers.Layer):
     def tables(self, dtype=None):
         """Per-position first-layer tables ``[frame_size, q_levels, dim]`` in ``dtype``
         (default: the compute dtype)."""
-        kernel = tf.reshape(self.first.kernel(dtype), [self.frame_size, self.emb_size, -1])
-        embedding = tf.cast(tf.convert_to_tensor(self.embedding), kernel.dtype)
-        return tf.einsum("qe,fed->fqd", embedding, kernel)
+        return first_layer_tables(self.embedding, self.first.kernel(dtype), self.frame_size)
 
     def head(self, first_layer_sum, conditioning):
         """``[..., dim]`` (first layer, before ReLU) + conditioning -> logits ``[..., q]``."""
@@ -144,16 +143,41 @@ class SampleMLP(keras.layers.Layer):
 
     def call(self, inputs, conditioning):
         """``inputs [batch, top + S]`` classes, ``conditioning [batch, S, dim]``."""
-        # Unstacked once: slicing tables[p] per position makes the backward pass
-        # build a full-size gradient per position (this layer took twice as long at F = 32).
-        tables = tf.unstack(self.tables(), num=self.frame_size)
-        steps = tf.shape(conditioning)[1]
-        top = tf.shape(inputs)[1] - steps
-        # Position p of the window that precedes target j is inputs[:, top - F + j + p].
-        starts = [top - self.frame_size + p for p in range(self.frame_size)]
-        first = tf.add_n([tf.gather(table, inputs[:, start:start + steps])
-                          for table, start in zip(tables, starts)])
+        first = _first_layer_sum(tf.convert_to_tensor(self.embedding), self.first.kernel(),
+                                 inputs, conditioning,
+                                 frame_size=self.frame_size)
         return self.head(first, conditioning)
+
+
+def first_layer_tables(embedding, kernel, frame_size: int):
+    """``T_p = E W_p``: embedding ``[q_levels, emb_size]`` and first-layer kernel
+    ``[frame_size * emb_size, dim]`` -> tables ``[frame_size, q_levels, dim]`` in the
+    kernel's dtype."""
+    kernel = tf.reshape(kernel, [frame_size, -1, kernel.shape[-1]])
+    embedding = tf.cast(tf.convert_to_tensor(embedding), kernel.dtype)
+    return tf.einsum("qe,fed->fqd", embedding, kernel)
+
+
+def _first_layer_sum(embedding, kernel, inputs, conditioning, frame_size: int):
+    """The sample level's first layer before its ReLU, without the conditioning:
+    ``sum_p T_p[x_p]`` ``[batch, S, dim]`` (tables of :func:`first_layer_tables`) for
+    ``inputs [batch, top + S]`` and ``conditioning [batch, S, dim]`` (read for its length).
+
+    XLA-compiled (see :mod:`samplernn.compiling`): the tables, F gathers and their sum,
+    forward and backward, are per-op overhead, about half as long compiled."""
+    tables = first_layer_tables(embedding, kernel, frame_size)
+    # Unstacked once: slicing tables[p] per position makes the backward pass
+    # build a full-size gradient per position (this layer took twice as long at F = 32).
+    per_position = tf.unstack(tables, num=frame_size)
+    steps = tf.shape(conditioning)[1]
+    top = tf.shape(inputs)[1] - steps
+    # Position p of the window that precedes target j is inputs[:, top - F + j + p].
+    starts = [top - frame_size + p for p in range(frame_size)]
+    return tf.add_n([tf.gather(table, inputs[:, start:start + steps])
+                     for table, start in zip(per_position, starts)])
+
+
+_first_layer_sum = compiled(_first_layer_sum)   # frame_size: a Python int, traced as such
 
 
 class SampleRNN(keras.Model):
@@ -233,16 +257,25 @@ def build_model(config: ModelConfig, project_inputs_ahead: bool = True,
 
 # ---------------------------------------------------------------------- losses
 def cross_entropy(logits, targets):
-    """Mean negative log-likelihood in nats: ``[batch, S, q]``, ``[batch, S]`` -> scalar."""
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets,
-                                                            logits=tf.cast(logits, tf.float32))
-    return tf.reduce_mean(losses)
+    """Mean negative log-likelihood in nats: ``[batch, S, q]``, ``[batch, S]`` -> scalar.
+
+    Written as ``logsumexp(logits) - logits[target]`` and XLA-compiled: the same value
+    as ``tf.nn.sparse_softmax_cross_entropy_with_logits``, whose CPU kernel took
+    2.5x as long forward and backward for the demo model (benchmarks/RESULTS.md)."""
+    logits = tf.cast(logits, tf.float32)
+    target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))
+    return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=-1) - target_logits)
 
 
 def accuracy(logits, targets):
-    """Fraction of samples whose most likely class is the target."""
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.reduce_mean(tf.cast(tf.equal(predicted, targets), tf.float32))
+    """Fraction of samples whose target is a most likely class (a tie counts, which
+    float logits almost never have; a compare with the maximum is cheaper than argmax)."""
+    target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))
+    hits = tf.equal(target_logits, tf.reduce_max(logits, axis=-1))
+    return tf.reduce_mean(tf.cast(hits, tf.float32))
+
+
+cross_entropy, accuracy = compiled(cross_entropy), compiled(accuracy)
 
 
 def nats_to_bits(nats):

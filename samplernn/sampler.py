@@ -47,6 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from samplernn import quantization
+from samplernn.compiling import compiled
 from samplernn.errors import UserError
 from samplernn.generation_files import expand_temperatures
 from samplernn.model import scale_samples
@@ -78,17 +79,6 @@ def draw(logits, temperatures, noise_seed, noise=gumbel_noise):
                                           maxval=1.0)
     return tf.argmax(logits / temperatures[:, None] + noise(uniform), axis=-1,
                      output_type=tf.int32)
-
-
-def compiled(function, jit_compile: bool = True):
-    """``function`` as a ``tf.function``, traced without AutoGraph.
-
-    The sampler's loops are written as ``tf.while_loop`` and its branches
-    depend only on Python values, so AutoGraph's rewriting of the source
-    would change nothing but the cost of tracing (about 40% of the first call
-    for a tiny model) and hide the traced lines from coverage.
-    """
-    return tf.function(function, jit_compile=jit_compile, autograph=False)
 
 
 class Sampler:

@@ -15,64 +15,13 @@ import dataclasses
 import logging
 import time
 
-import keras
 import tensorflow as tf
 
-from samplernn.errors import UserError
 from samplernn.interrupts import NEVER, InterruptFlag
 from samplernn.model import accuracy, cross_entropy, nats_to_bits
 from samplernn.schedule import LearningRateSchedule
 
 log = logging.getLogger("samplernn")
-
-GRADIENT_CLIP_VALUE = 1.0          # element-wise clipping, as PRiSM and the paper's code do
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
-
-class ClipAfterSum:
-    """Optimizer mixin: clip each gradient element after the cross-replica sum.
-
-    Keras clips in ``apply`` (``_clip_gradients``), before its TensorFlow
-    backend sums the replicas' gradients (``_all_reduce_sum_gradients``), so
-    with R replicas each clips its own share and the bound on the sum is R
-    times looser: training on several replicas then differs from one device
-    whenever clipping binds. This mixin moves the clip after the sum (on one
-    device the "sum" is the gradient itself), so every replica count trains alike.
-    """
-
-    def __init__(self, *args, clip_value: float, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.clip_value = clip_value
-
-    def _clip_gradients(self, grads):
-        return grads  # Keras's hook before the sum: clipping happens below instead
-
-    def _all_reduce_sum_gradients(self, grads_and_vars):
-        summed = super()._all_reduce_sum_gradients(grads_and_vars)
-        bound = self.clip_value
-        return [(None if g is None else tf.clip_by_value(g, -bound, bound), v)
-                for g, v in summed]
-
-
-def _clipped(optimizer_class):
-    return type(optimizer_class.__name__, (ClipAfterSum, optimizer_class), {})
-
-
-_OPTIMIZER_CLASSES = {"adam": _clipped(keras.optimizers.Adam),
-                      "sgd": _clipped(keras.optimizers.SGD),
-                      "rmsprop": _clipped(keras.optimizers.RMSprop)}
-
-
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.9):
-    """A Keras optimizer that clips the (cross-replica summed) gradient element-wise."""
-    name = name.lower()
-    if learning_rate <= 0:
-        raise UserError(f"--learning_rate must be positive, got {learning_rate}")
-    if name not in _OPTIMIZER_CLASSES:
-        raise UserError(f"unknown --optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    extra = {} if name == "adam" else {"momentum": momentum}
-    return _OPTIMIZER_CLASSES[name](learning_rate, clip_value=GRADIENT_CLIP_VALUE, **extra)
-
 
 class Trainer:
     """The compiled training and evaluation steps of one model and optimizer.

@@ -16,7 +16,7 @@ import traceback
 
 import keras_tuner
 
-from samplernn import checkpoints, devices, training
+from samplernn import checkpoints, devices, optimizers, training
 from samplernn.callbacks import ImprovementTracker
 from samplernn.config import ModelConfig
 from samplernn.data import TrainingData, load_corpus
@@ -67,7 +67,7 @@ class SampleRNNHyperModel(keras_tuner.HyperModel):
     def _fit(self, hp, model, **kwargs):
         config, values = self.trial_values(hp)
         data = self._data(config, values["batch_size"])
-        optimizer = training.make_optimizer(values.get("optimizer", "adam"),
+        optimizer = optimizers.make_optimizer(values.get("optimizer", "adam"),
                                             values["learning_rate"], values["momentum"])
         trainer = training.Trainer(model, optimizer)
         progress = checkpoints.Progress()

@@ -24,7 +24,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 from conftest import tiny_config  # noqa: E402
-from samplernn import distribute, training  # noqa: E402
+from samplernn import distribute, optimizers, training  # noqa: E402
 from samplernn.data import TrainingData  # noqa: E402
 from samplernn.model import build_model  # noqa: E402
 
@@ -34,7 +34,7 @@ SCENARIOS = {"adam": ("adam", 3e-3, 1.0, 6), "clip": ("sgd", 1.0, 1e-4, 3)}
 def train(strategy, data, config, initial_weights, optimizer_name, learning_rate, steps):
     with strategy.scope():
         model = build_model(config)
-        optimizer = training.make_optimizer(optimizer_name, learning_rate, momentum=0.0)
+        optimizer = optimizers.make_optimizer(optimizer_name, learning_rate, momentum=0.0)
     for name, variable in model.variables_by_path().items():
         variable.assign(initial_weights[name])
     trainer = training.Trainer(model, optimizer, strategy=strategy)
@@ -50,7 +50,7 @@ def train(strategy, data, config, initial_weights, optimizer_name, learning_rate
 
 def scenario(data, config, optimizer_name, learning_rate, clip, steps):
     """One device and two mirrored replicas from the same weights: their figures."""
-    training.GRADIENT_CLIP_VALUE = clip   # read when the optimizer is made
+    optimizers.GRADIENT_CLIP_VALUE = clip   # read when the optimizer is made
     initial = {k: v.numpy() for k, v in build_model(config).variables_by_path().items()}
     setting = (optimizer_name, learning_rate, steps)
     single_losses, single_weights, single_eval = train(tf.distribute.get_strategy(), data,

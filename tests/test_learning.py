@@ -4,7 +4,7 @@ import pytest
 import keras
 import numpy as np
 
-from samplernn import checkpoints, training
+from samplernn import checkpoints, optimizers, training
 from samplernn.data import TrainingData, cut_sequences, find_audio_files, load_quantized_files
 from samplernn.demo import write_demo_corpus
 from samplernn.model import build_model
@@ -28,7 +28,7 @@ def test_small_model_beats_unigram_entropy_by_30_percent(tmp_path):
     data = TrainingData.from_directory(str(tmp_path), config, batch_size=4, num_val_batches=1)
     keras.utils.set_random_seed(0)
     model = build_model(config)
-    trainer = training.Trainer(model, training.make_optimizer("adam", 3e-3))
+    trainer = training.Trainer(model, optimizers.make_optimizer("adam", 3e-3))
     result = training.fit(trainer, data, TRAINING_EPOCHS, checkpoints.Progress())
     validation_bits = result.history[-1]["val_bits_per_sample"]
     assert entropy > 7.0  # mu-law spreads this audio over most of the 256 classes

@@ -129,11 +129,11 @@ def test_mixed_precision_trains_saves_generates_and_resumes(tiny_corpus_args, tm
 def _trained_state(policy, seed):
     """A tiny model, its optimizer (float16: loss-scaled) and progress under ``policy``,
     every optimizer value set to something distinct, as after training."""
-    from samplernn import training
+    from samplernn import optimizers
 
     precision.set_policy(policy)
     model = build_model(tiny_config())
-    optimizer = precision.with_loss_scaling(training.make_optimizer("adam", 0.01))
+    optimizer = precision.with_loss_scaling(optimizers.make_optimizer("adam", 0.01))
     optimizer.build(model.trainable_variables)
     progress = checkpoints.Progress()
     rng = np.random.default_rng(seed)
@@ -195,7 +195,7 @@ def test_skipped_float16_steps_still_move_the_schedule(demo_dir):
     and an uninterrupted run agree."""
     import keras
 
-    from samplernn import training
+    from samplernn import optimizers, training
     from samplernn.data import TrainingData
     from samplernn.schedule import LearningRateSchedule
 
@@ -207,7 +207,7 @@ def test_skipped_float16_steps_still_move_the_schedule(demo_dir):
         model = build_model(config)
         # A scale so large that every step overflows float16: all are skipped.
         optimizer = keras.optimizers.LossScaleOptimizer(
-            training.make_optimizer("adam", 0.01), initial_scale=2.0 ** 100)
+            optimizers.make_optimizer("adam", 0.01), initial_scale=2.0 ** 100)
         trainer = training.Trainer(model, optimizer)
         progress = checkpoints.Progress()
         schedule = LearningRateSchedule(0.01, shape="linear", planned_epochs=4)

@@ -7,7 +7,7 @@ import os
 import keras
 import pytest
 
-from samplernn import callbacks, checkpoints, training
+from samplernn import callbacks, checkpoints, optimizers, training
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
 from samplernn.model import build_model
@@ -51,7 +51,7 @@ def test_fit_warms_up_per_step_and_decays_per_epoch(demo_dir):
     data = TrainingData.from_directory(demo_dir, config, batch_size=2, num_val_batches=1)
     steps = data.train_steps_per_epoch
     keras.utils.set_random_seed(0)
-    optimizer = training.make_optimizer("adam", 1.0)
+    optimizer = optimizers.make_optimizer("adam", 1.0)
     trainer = training.Trainer(build_model(config), optimizer)
     # Warm-up longer than the first epoch: its last step ran at base * steps / warmup.
     warmup = LearningRateSchedule(0.01, warmup_steps=4 * steps)
@@ -111,7 +111,7 @@ def test_a_resume_in_the_warm_up_continues_from_the_optimizers_step(demo_dir, tm
 
     def trainer_and_checkpoint():
         model = build_model(config)
-        trainer = training.Trainer(model, training.make_optimizer("adam", 0.01))
+        trainer = training.Trainer(model, optimizers.make_optimizer("adam", 0.01))
         progress = checkpoints.Progress()
         return trainer, progress, checkpoints.make_checkpoint(model, trainer.optimizer, progress)
 
@@ -211,7 +211,7 @@ def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypa
         return clock["now"]
 
     keras.utils.set_random_seed(0)
-    trainer = training.Trainer(build_model(config), training.make_optimizer("adam", 0.01))
+    trainer = training.Trainer(build_model(config), optimizers.make_optimizer("adam", 0.01))
     schedule = LearningRateSchedule(0.01, shape="linear", planned_minutes=1.0)
     progress = checkpoints.Progress()
     stops = []

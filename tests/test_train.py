@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import train
-from samplernn import callbacks, checkpoints, runs, training
+from samplernn import callbacks, checkpoints, optimizers, runs, training
 from samplernn.config import save_config
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
@@ -191,7 +191,7 @@ def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path, 
 
     def trainer_and_checkpoint():
         model = build_model(config)
-        trainer = training.Trainer(model, training.make_optimizer("adam", 1e-3))
+        trainer = training.Trainer(model, optimizers.make_optimizer("adam", 1e-3))
         progress = checkpoints.Progress()
         return trainer, progress, checkpoints.make_checkpoint(model, trainer.optimizer, progress)
 
@@ -233,7 +233,7 @@ def test_an_interrupted_best_run_resumes_but_generation_keeps_the_best(demo_dir,
                 os.kill(os.getpid(), signal.SIGTERM)   # a real SIGTERM, mid-epoch
 
     model = build_model(config)
-    trainer = training.Trainer(model, training.make_optimizer("adam", 1e-3))
+    trainer = training.Trainer(model, optimizers.make_optimizer("adam", 1e-3))
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, trainer.optimizer, progress)
     manager = checkpoints.manager(checkpoint, str(tmp_path))
