@@ -259,9 +259,10 @@ def build_model(config: ModelConfig, project_inputs_ahead: bool = True,
 def cross_entropy(logits, targets):
     """Mean negative log-likelihood in nats: ``[batch, S, q]``, ``[batch, S]`` -> scalar.
 
-    Written as ``logsumexp(logits) - logits[target]`` and XLA-compiled: the same value
-    as ``tf.nn.sparse_softmax_cross_entropy_with_logits``, whose CPU kernel took
-    2.5x as long forward and backward for the demo model (benchmarks/RESULTS.md)."""
+    Written as ``logsumexp(logits) - logits[target]``: the same value as
+    ``tf.nn.sparse_softmax_cross_entropy_with_logits``, whose CPU kernel took 2.5x as
+    long forward and backward for the demo model as this XLA-compiled
+    (:class:`samplernn.training.Trainer` compiles it; benchmarks/RESULTS.md)."""
     logits = tf.cast(logits, tf.float32)
     target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))
     return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=-1) - target_logits)
@@ -274,8 +275,6 @@ def accuracy(logits, targets):
     hits = tf.equal(target_logits, tf.reduce_max(logits, axis=-1))
     return tf.reduce_mean(tf.cast(hits, tf.float32))
 
-
-cross_entropy, accuracy = compiled(cross_entropy), compiled(accuracy)
 
 
 def nats_to_bits(nats):

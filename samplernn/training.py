@@ -17,6 +17,7 @@ import time
 
 import tensorflow as tf
 
+from samplernn.compiling import compiled
 from samplernn.interrupts import NEVER, InterruptFlag
 from samplernn.model import accuracy, cross_entropy, nats_to_bits
 from samplernn.schedule import LearningRateSchedule
@@ -42,6 +43,10 @@ class Trainer:
         self.strategy = strategy or tf.distribute.get_strategy()
         with self.strategy.scope():
             self.optimizer.build(model.trainable_variables)
+        # The loss and accuracy as XLA-compiled pieces of a plain step (2.5x faster there);
+        # nested inside a step that XLA compiles whole, they made it recompile every call.
+        self.cross_entropy, self.accuracy = ((cross_entropy, accuracy) if jit_compile
+                                             else (compiled(cross_entropy), compiled(accuracy)))
         self.train_step = tf.function(self._distributed(self._train_step),
                                       jit_compile=jit_compile, reduce_retracing=True)
         self.eval_step = tf.function(self._distributed(self._eval_step),
@@ -71,18 +76,18 @@ class Trainer:
         with tf.GradientTape() as tape:
             states = self._reset(reset, states, tf.shape(inputs)[0])
             logits, new_states = self.model(inputs, states)
-            loss = cross_entropy(logits, targets)
+            loss = self.cross_entropy(logits, targets)
             # Gradients are summed over replicas: each contributes its share of the mean.
             replica_loss = loss / self.strategy.num_replicas_in_sync
             scaled_loss = self.optimizer.scale_loss(replica_loss)  # unchanged unless float16
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), variables))
-        return loss, accuracy(logits, targets), new_states
+        return loss, self.accuracy(logits, targets), new_states
 
     def _eval_step(self, inputs, targets, reset, states):
         states = self._reset(reset, states, tf.shape(inputs)[0])
         logits, new_states = self.model(inputs, states)
-        return cross_entropy(logits, targets), accuracy(logits, targets), new_states
+        return self.cross_entropy(logits, targets), self.accuracy(logits, targets), new_states
 
     def evaluate(self, data, interrupt=NEVER):
         """Mean loss (nats), accuracy and bits per sample over the validation windows:
