@@ -7,7 +7,8 @@ about 40% of a tiny model's first sampler call) and, by default, compiled with
 XLA. XLA pays where a piece's time is per-op overhead rather than arithmetic: the
 sampler's per-sample loop, the recurrent loops of training
 (:mod:`samplernn.gru_scan`) and the sample level's table look-ups
-(:class:`samplernn.model.SampleMLP`), each measured in benchmarks/RESULTS.md. The
+(:class:`samplernn.model.SampleMLP`) and the loss (benchmarks/RESULTS.md, "The
+training step made faster"). The
 large matrix products of training stay outside XLA, where TensorFlow's own
 (oneDNN) kernels are faster on CPUs.
 """

@@ -6,15 +6,15 @@ forward step, each with as many small ops as the forward step and a stack push
 and pop per intermediate, and it forms the recurrent kernel's gradient step by
 step. Here, for a loop whose cost on a CPU is per-op overhead, not arithmetic:
 
-- forward: the loop of :func:`samplernn.layers.gru_step`, keeping only its outputs;
+- forward: the step of :func:`samplernn.layers.gru_step` in a loop that keeps only
+  its outputs;
 - backward: the gates of every step recomputed at once from the outputs (one
   ``[time * batch, units] x [units, 3 * units]`` product) with ``C_t``, the local
   derivatives of ``h_t`` with respect to its pre-activations; then a loop of only
   what must be sequential, the gradient that ``h_t`` passes to ``h_{t-1}``:
   ``dh_{t-1} = dh_t z_t + ([dh_t dh_t dh_t] * C_t) U^T``;
   then the kernel, bias and input gradients of every step at once (the kernel's
-  as one ``[units, time * batch] x [time * batch, 3 * units]`` product, as cuDNN
-  forms it).
+  as one ``[units, time * batch] x [time * batch, 3 * units]`` product).
 
 Both halves are XLA-compiled (:mod:`samplernn.compiling`) and, up to
 ``MAX_UNROLLED_STEPS`` steps, unrolled, so XLA fuses each step's gate arithmetic.

@@ -256,25 +256,27 @@ def build_model(config: ModelConfig, project_inputs_ahead: bool = True,
 
 
 # ---------------------------------------------------------------------- losses
+def _target_logits(logits, targets):
+    """``logits [batch, S, q]`` at ``targets [batch, S]`` -> ``[batch, S]``."""
+    return tf.gather(logits, targets, batch_dims=len(targets.shape))
+
+
 def cross_entropy(logits, targets):
     """Mean negative log-likelihood in nats: ``[batch, S, q]``, ``[batch, S]`` -> scalar.
 
     Written as ``logsumexp(logits) - logits[target]``: the same value as
-    ``tf.nn.sparse_softmax_cross_entropy_with_logits``, whose CPU kernel took 2.5x as
-    long forward and backward for the demo model as this XLA-compiled
-    (:class:`samplernn.training.Trainer` compiles it; benchmarks/RESULTS.md)."""
+    ``tf.nn.sparse_softmax_cross_entropy_with_logits``, whose CPU kernel was slower
+    in the training step than this XLA-compiled (:class:`samplernn.training.Trainer`
+    compiles it; benchmarks/RESULTS.md, "The training step made faster")."""
     logits = tf.cast(logits, tf.float32)
-    target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))
-    return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=-1) - target_logits)
+    return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=-1) - _target_logits(logits, targets))
 
 
 def accuracy(logits, targets):
     """Fraction of samples whose target is a most likely class (a tie counts, which
     float logits almost never have; a compare with the maximum is cheaper than argmax)."""
-    target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))
-    hits = tf.equal(target_logits, tf.reduce_max(logits, axis=-1))
+    hits = tf.equal(_target_logits(logits, targets), tf.reduce_max(logits, axis=-1))
     return tf.reduce_mean(tf.cast(hits, tf.float32))
-
 
 
 def nats_to_bits(nats):

@@ -136,8 +136,8 @@ FAULTS = [
           "        ones = tf.one_hot([0], tf.shape(rows)[0], dtype=d_y.dtype)\n",
           ("tests/test_model.py::test_bias_add_and_its_gradients_equal_tensorflows",)),
     Fault("cross-entropy-wrong-class", "samplernn/model.py",
-          "    target_logits = tf.gather(logits, targets, batch_dims=len(targets.shape))\n",
-          "    target_logits = tf.reduce_max(logits, axis=-1)\n",
+          "    return tf.gather(logits, targets, batch_dims=len(targets.shape))\n",
+          "    return tf.reduce_max(logits, axis=-1)\n",
           ("tests/test_model.py::test_cross_entropy_and_its_gradient_equal_tensorflows_"
            "softmax_loss",)),
     Fault("sample-level-reads-the-target", "samplernn/model.py",
