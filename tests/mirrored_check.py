@@ -38,6 +38,7 @@ def train(strategy, data, config, initial_weights, optimizer_name, learning_rate
     for name, variable in model.variables_by_path().items():
         variable.assign(initial_weights[name])
     trainer = training.Trainer(model, optimizer, strategy=strategy)
+    before = trainer.evaluate(data)["loss"]
     states = trainer.initial_states(data.batch_size)
     dataset = data.distributed(strategy, lambda shard: data.train_dataset(0, shard))
     losses = []
@@ -45,7 +46,7 @@ def train(strategy, data, config, initial_weights, optimizer_name, learning_rate
         loss, _, states = trainer.train_step(inputs, targets, reset, states)
         losses.append(float(loss))
     weights = {k: v.numpy() for k, v in model.variables_by_path().items()}
-    return losses, weights, trainer.evaluate(data)
+    return losses, weights, before, trainer.evaluate(data)
 
 
 def scenario(data, config, optimizer_name, learning_rate, clip, steps):
@@ -53,11 +54,11 @@ def scenario(data, config, optimizer_name, learning_rate, clip, steps):
     optimizers.GRADIENT_CLIP_VALUE = clip   # read when the optimizer is made
     initial = {k: v.numpy() for k, v in build_model(config).variables_by_path().items()}
     setting = (optimizer_name, learning_rate, steps)
-    single_losses, single_weights, single_eval = train(tf.distribute.get_strategy(), data,
-                                                       config, initial, *setting)
+    single_losses, single_weights, single_before, single_eval = train(
+        tf.distribute.get_strategy(), data, config, initial, *setting)
     mirrored = distribute.make_strategy("mirrored")
-    mirrored_losses, mirrored_weights, mirrored_eval = train(mirrored, data, config, initial,
-                                                             *setting)
+    mirrored_losses, mirrored_weights, _, mirrored_eval = train(mirrored, data, config,
+                                                                initial, *setting)
     difference = max(float(np.max(np.abs(single_weights[k] - mirrored_weights[k])))
                      for k in single_weights)
     # Elements that moved by the most clipping allows at every step: the clip binds.
@@ -65,7 +66,8 @@ def scenario(data, config, optimizer_name, learning_rate, clip, steps):
     moves = np.concatenate([np.abs(single_weights[k] - initial[k]).ravel() for k in initial])
     return {"replicas": mirrored.num_replicas_in_sync, "single": single_losses,
             "mirrored": mirrored_losses, "max_weight_difference": difference,
-            "single_val": single_eval["loss"], "mirrored_val": mirrored_eval["loss"],
+            "single_val_before": single_before, "single_val": single_eval["loss"],
+            "mirrored_val": mirrored_eval["loss"],
             "largest_move": float(moves.max()) / most,
             "elements_at_clip": int(np.sum(moves > 0.999 * most))}
 

@@ -64,7 +64,9 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(mirrored_figures):
     result = mirrored_figures["adam"]
     assert result["replicas"] == 2
     np.testing.assert_allclose(result["mirrored"], result["single"], rtol=1e-4)
-    assert result["single"][-1] < result["single"][0]
+    # Each step sees other windows, so the training losses are noisy (the last was above
+    # the first on one CI run in 2026-12); the held-out loss of the same batches is not.
+    assert result["single_val"] < result["single_val_before"]
     assert result["max_weight_difference"] < 1e-4
     assert result["mirrored_val"] == pytest.approx(result["single_val"], rel=1e-4)
 
