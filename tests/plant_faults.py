@@ -144,6 +144,12 @@ FAULTS = [
           "    starts = [top - frame_size + p for p in range(frame_size)]\n",
           "    starts = [top - frame_size + p + 1 for p in range(frame_size)]\n",
           ("tests/test_generation.py::test_sampler_is_exactly_the_trained_model",)),
+    Fault("step-applies-no-update", "samplernn/training.py",
+          "        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, variables), "
+          "variables))\n",
+          "        self.optimizer.apply_gradients(zip([0.0 * g for g in tape.gradient(scaled_loss, "
+          "variables)], variables))\n",
+          ("tests/test_distribute.py::test_mirrored_over_two_logical_cpus_matches_one_device",)),
 ]
 
 
