@@ -134,19 +134,24 @@ def plot(csv_paths: list, png: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [row for path in csv_paths for row in read_rows(path)]
+    # A line per corpus, model, speed and CSV: one CSV holds one version of the code,
+    # so the same model and speed measured at two commits stay two lines.
+    rows = [dict(row, source=os.path.splitext(os.path.basename(path))[0])
+            for path in csv_paths for row in read_rows(path)]
     corpora = sorted({row["corpus"] for row in rows})
-    figure, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4.5), squeeze=False)
+    figure, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 5), squeeze=False)
     for axis, corpus in zip(axes[0], corpora):
-        lines = sorted({(row["model"], row["speed"]) for row in rows if row["corpus"] == corpus})
-        for model, speed in lines:
+        lines = sorted({(r["model"], r["speed"], r["source"]) for r in rows
+                        if r["corpus"] == corpus})
+        for line in lines:
             points = sorted((float(r["minutes"]), float(r["held_bits_per_sample"])) for r in rows
-                            if (r["corpus"], r["model"], r["speed"]) == (corpus, model, speed))
-            axis.plot(*zip(*points), marker="o", label=f"{model}, {speed}")
+                            if (r["corpus"], r["model"], r["speed"], r["source"])
+                            == (corpus, *line))
+            axis.plot(*zip(*points), marker="o", label="{}, {} ({})".format(*line))
         axis.set(title=f"{corpus}: held-out clips", xlabel="training budget (--max_minutes)",
                  ylabel="bits per sample (lower is better)")
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize="small")
     figure.suptitle(f"{cpu_model()}: README's recipe, linear decay over the budget")
     figure.tight_layout()
     figure.savefig(png, dpi=100)
