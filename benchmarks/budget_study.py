@@ -22,7 +22,8 @@ CPU quota makes a slower machine, e.g. 40% of one core:
     python benchmarks/budget_study.py ... --cpus 0 --cgroup /sys/fs/cgroup/cpu/slow0 ...
 
 A row per run goes to the CSV (corpus, model, speed, budget, epochs completed,
-training seconds, held-out bits per sample);
+training seconds, held-out bits per sample, training steps and seconds per step:
+the machine's speed during the run);
 rows already there are not run again, so a study can be stopped and resumed.
 Each run's log directory (its checkpoint, for generating from it) is kept in
 ``OUTPUT_runs/CORPUS_MODEL_SPEED_BUDGETmin/``.
@@ -47,7 +48,7 @@ RECIPE = ("--batch_size 8 --sample_rate 16000 --learning_rate 0.004 "
 STUDY_FLAGS = ("--generate False --num_val_batches 0 --max_checkpoints 1 "
                "--early_stopping_patience None --num_epochs 100000 --verbose False")
 CSV_COLUMNS = ("corpus", "model", "speed", "minutes", "epochs", "train_seconds",
-               "held_bits_per_sample", "config", "recipe", "cpu")
+               "held_bits_per_sample", "config", "recipe", "cpu", "steps", "sec_per_step")
 
 
 def named(text: str):
@@ -107,8 +108,14 @@ def run_one(corpus_dir: str, config: str, minutes: float, recipe: str, cpus: str
     result = json.loads(score.stdout[score.stdout.index("{"):])
     from samplernn import checkpoints
 
+    seconds = checkpoints.training_seconds(result["checkpoint"])
+    steps = checkpoints.training_steps(result["checkpoint"])
+    # The machine's speed during the run: the same host has run the same step 1.5-1.8x
+    # slower on one day than the day before (benchmarks/RESULTS.md), so a budget's
+    # result is read together with the steps it bought.
     return {"epochs": checkpoints.completed_epochs(result["checkpoint"]),
-            "train_seconds": round(checkpoints.training_seconds(result["checkpoint"]), 1),
+            "train_seconds": round(seconds, 1), "steps": steps,
+            "sec_per_step": round(seconds / steps, 5) if steps > 0 else "",
             "held_bits_per_sample": round(result["bits_per_sample"], 4)}
 
 
@@ -120,6 +127,17 @@ def read_rows(path: str) -> list:
 
 
 def append_row(path: str, row: dict) -> None:
+    """Add ``row`` to the CSV at ``path``; a CSV written with fewer columns (an older
+    version of this script) is first rewritten with all of them, its rows' new
+    fields left empty."""
+    rows = read_rows(path)
+    if rows and list(rows[0]) != list(CSV_COLUMNS):
+        temporary = path + ".tmp"
+        with open(temporary, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(temporary, path)
     new = not os.path.exists(path)
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
@@ -198,7 +216,8 @@ def main():
                            config=os.path.basename(config), recipe=args.recipe, cpu=cpu_model())
                 append_row(output, row)
                 print(f"{corpus} {model} {speed} {minutes:g} min: {row['held_bits_per_sample']} "
-                      f"bits ({row['epochs']} epochs, {row['train_seconds']} s training, "
+                      f"bits ({row['epochs']} epochs, {row['steps']} steps, "
+                      f"{row['train_seconds']} s training, "
                       f"{time.perf_counter() - started:.0f} s in all)", flush=True)
 
 

@@ -46,6 +46,12 @@ def training_seconds(prefix: str) -> float:
     return float(_stored(prefix, "train_seconds", 0.0))
 
 
+def training_steps(prefix: str) -> int:
+    """The training steps run over all epochs in checkpoint ``prefix`` (-1 if unknown:
+    a checkpoint from before they were counted)."""
+    return int(_stored(prefix, "global_step", Progress.UNKNOWN_STEP))
+
+
 class Progress(tf.Module):
     """Training progress stored in every checkpoint.
 

@@ -53,6 +53,12 @@ from samplernn.errors import UserError
 log = logging.getLogger("samplernn")
 
 MAX_SEQUENCE_SECONDS = 8.0  # the chunk length PRiSM's chunk_audio.py defaults to
+# Windows made ready ahead of the training step. A fixed number, with tf.data's
+# autotuning off: its background thread sleeps up to 60 s between passes, and
+# freeing an iterator waits for that thread to wake, so with it every epoch's end
+# (and every Ctrl-C or budget stop) waited up to a minute for nothing
+# (benchmarks/RESULTS.md, "The minute lost at each epoch's end").
+PREFETCH_WINDOWS = 4
 # Files shorter than this fraction of the median file length (in windows) do
 # not set the sequence length; they are left out with a warning.
 SHORT_FILE_FRACTION = 0.5
@@ -342,4 +348,6 @@ class TrainingData:
 
         dataset = tf.data.Dataset.from_tensor_slices(order.astype(np.int32))
         dataset = dataset.flat_map(group_windows).skip(skip_steps * replicas)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.autotune.enabled = False   # see PREFETCH_WINDOWS
+        return dataset.prefetch(PREFETCH_WINDOWS).with_options(options)

@@ -249,6 +249,9 @@ def test_an_interrupted_best_run_resumes_but_generation_keeps_the_best(demo_dir,
     resume = runs.latest_checkpoint(str(tmp_path), for_resuming=True)
     assert resume.endswith("interrupted.ckpt-2")
     assert checkpoints.completed_epochs(resume) == 1
+    # Steps over all epochs (what benchmarks/budget_study.py reports as the machine's speed).
+    assert checkpoints.training_steps(resume) == data.train_steps_per_epoch + 2
+    assert checkpoints.training_steps(str(tmp_path / "no.ckpt-9")) == -1   # unknown
 
 
 def test_a_finished_run_says_so_before_reading_the_corpus(trained_run, caplog):
