@@ -23,6 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.harness import REPO_ROOT  # noqa: E402
 
+
 def end_time(pipeline, autotune: bool, seconds: float) -> tuple:
     """Read one epoch's stream to its end in about ``seconds`` (a sleep per window):
     (seconds to the last window, seconds from it to the loop's end, freeing included)."""
@@ -33,8 +34,10 @@ def end_time(pipeline, autotune: bool, seconds: float) -> tuple:
     fixed_buffer = data.PREFETCH_WINDOWS
     if autotune:   # the stream as it was: an autotuned prefetch buffer, autotuning on
         data.PREFETCH_WINDOWS = tf.data.AUTOTUNE
-    stream = pipeline.train_dataset(0)
-    data.PREFETCH_WINDOWS = fixed_buffer
+    try:
+        stream = pipeline.train_dataset(0)
+    finally:
+        data.PREFETCH_WINDOWS = fixed_buffer
     if autotune:
         options = tf.data.Options()
         options.autotune.enabled = True
