@@ -1,6 +1,7 @@
 """Cut recordings into equal-length chunks for training.
 
-    python chunk_audio.py --input_file recording.wav --output_dir ./chunks --chunk_length 8000 --overlap 1000
+    python chunk_audio.py --input_file recording.wav --output_dir ./chunks \
+        --chunk_length 8000 --overlap 1000
 
 Chunks are named <input name>_chunk_<n>.wav (n from 1, by position); silent
 chunks are omitted and reported. See README.md.
@@ -31,7 +32,7 @@ def main(argv=None):
     args = parse_args(argv)
     from samplernn.audio import AUDIO_EXTENSIONS
     from samplernn.chunking import ChunkReport, chunk_file
-    from samplernn.errors import UserError
+    from samplernn.errors import UndecodableAudio, UserError
 
     if os.path.isdir(args.input_file):
         import natsort
@@ -43,10 +44,18 @@ def main(argv=None):
             raise UserError(f"no audio files in {args.input_file}; check --input_file")
     else:
         inputs = [args.input_file]
-    total, gave_none = ChunkReport(), []
+    total, gave_none, skipped = ChunkReport(), [], []
     for path in inputs:
-        report = chunk_file(path, args.output_dir, args.chunk_length, args.overlap,
-                            args.silence_threshold, args.sample_rate, args.mono)
+        try:
+            report = chunk_file(path, args.output_dir, args.chunk_length, args.overlap,
+                                args.silence_threshold, args.sample_rate, args.mono)
+        except UndecodableAudio as e:
+            if len(inputs) == 1:
+                raise
+            print(f"warning: {e}; skipping it", flush=True)   # as train.py skips it
+            skipped.append(path)
+            gave_none.append(f"{path} cannot be decoded")
+            continue
         for field in ("processed", "omitted_silent", "written", "dropped_short",
                       "input_seconds"):
             setattr(total, field, getattr(total, field) + getattr(report, field))
@@ -60,7 +69,8 @@ def main(argv=None):
         print(f"No chunk from {len(gave_none)} input(s): {'; '.join(gave_none)}")
     print(f"Done: {total.processed} chunk(s) processed, {total.omitted_silent} omitted as "
           f"silent, {total.written} written to {args.output_dir}, {total.dropped_short} "
-          f"trailing piece(s) shorter than a chunk dropped")
+          f"trailing piece(s) shorter than a chunk dropped"
+          + (f", {len(skipped)} undecodable input(s) skipped" if skipped else ""))
     return 0
 
 

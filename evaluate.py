@@ -43,13 +43,13 @@ def main(argv=None):
     files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
 
     quiet_tensorflow()
-    from samplernn import devices, evaluation
+    from samplernn import checkpoints, devices, evaluation
 
     cudnn = devices.use_cudnn() if args.precision is None else None   # the sampler: no RNN layers
     print(devices.start_line(devices.find_devices(), devices.describe_strategy(),
                              args.precision or "float32", cudnn),
           file=sys.stderr if args.json else sys.stdout)
-    model = opened.load_model(use_cudnn=bool(cudnn))
+    model = checkpoints.load_model(prefix, config, use_cudnn=bool(cudnn))
     max_samples = int(args.max_seconds * config.sample_rate) if args.max_seconds else None
     scorer = None
     if args.precision is not None:

@@ -44,7 +44,7 @@ def main(argv=None):
     from samplernn.sampler import Sampler
 
     log = checkpoints.log
-    model = opened.load_model()
+    model = checkpoints.load_model(prefix, config)
     # SIGTERM or Ctrl-C while saving: the staging directory is removed on the way out.
     export(Sampler(model), args.output_dir, samplernn.__version__)
     log.info("Exported %s (%d-tier %s, dim %d, %d Hz) to %s", prefix, config.num_tiers,

@@ -97,7 +97,7 @@ def main(argv=None):
     temperatures = generation_files.expand_temperatures(args.temperature, args.num_seqs)
 
     quiet_tensorflow()
-    from samplernn import devices, generation
+    from samplernn import checkpoints, devices, generation
     from samplernn.interrupts import InterruptFlag
     from samplernn.progress import GenerationProgress
     from samplernn.sampler import Sampler
@@ -105,7 +105,7 @@ def main(argv=None):
     log = generation.log
     log.info(devices.start_line(devices.find_devices(), devices.describe_strategy(),
                                 args.precision))
-    model = opened.load_model()
+    model = checkpoints.load_model(prefix, config)
     log.info("Loaded %s (%d-tier %s, dim %d, trained at %d Hz)", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate)
     sample_rate = args.sample_rate or config.sample_rate

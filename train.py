@@ -7,13 +7,26 @@ audio generated during training to <output_dir>/<id>/.
 import argparse
 import logging
 import os
+import sys
 
 from samplernn import defaults, precision, schedule
-from samplernn.cli import (boolean, optional_int, positive_float, positive_int, quiet_tensorflow,
-                           run, setup_logging)
+from samplernn.cli import (boolean, optional_float, optional_int, positive_float, positive_int,
+                           quiet_tensorflow, run, setup_logging)
+from samplernn.schedule import SECONDS_PER_MINUTE
 
 log = logging.getLogger("samplernn")
 CHECKPOINT_POLICIES = {"always": "always", "all": "always", "best": "best"}
+CHECKPOINT_EVERY_MINUTES = 10.0   # a crash or a kill loses at most this much training
+
+
+class _PatienceDefault:
+    """--early_stopping_patience's default, which depends on --max_minutes (parse_args)."""
+
+    def __repr__(self):
+        return f"{defaults.EARLY_STOPPING_PATIENCE}, or None with --max_minutes"
+
+
+PATIENCE_DEFAULT = _PatienceDefault()
 
 
 def parse_args(argv=None):
@@ -46,16 +59,26 @@ def parse_args(argv=None):
                         "training time, else --num_epochs)")
     p.add_argument("--learning_rate_floor", type=float, default=0.0,
                    help="linear, cosine: the final learning rate, a fraction of "
-                        "--learning_rate")
+                        "--learning_rate (0: the rate ends at zero)")
     p.add_argument("--momentum", type=float, default=defaults.MOMENTUM,
                    help="For sgd and rmsprop")
     p.add_argument("--checkpoint_every", type=positive_int, default=1, help="In epochs")
+    p.add_argument("--checkpoint_every_minutes", type=optional_float,
+                   default=CHECKPOINT_EVERY_MINUTES,
+                   help="Also save a checkpoint mid-epoch after this many minutes without "
+                        "one, so that a crash or a kill loses at most that; None: only at "
+                        "epoch ends and on Ctrl-C")
     p.add_argument("--checkpoint_policy", default="Always", type=str.lower,
                    choices=sorted(CHECKPOINT_POLICIES), help="Always (alias All) or Best")
     p.add_argument("--max_checkpoints", type=optional_int, default=5,
                    help="Checkpoints kept on disk; None keeps all")
     p.add_argument("--resume", type=boolean, default=True)
     p.add_argument("--resume_from", default=None, help="Checkpoint to resume from")
+    p.add_argument("--init_from", default=None,
+                   help="Start a new run from the weights of this checkpoint, run or id "
+                        "directory (or a shipped model's name), with a fresh optimizer and "
+                        "schedule and the source's model config; a run of this --id that "
+                        "has a checkpoint resumes instead")
     p.add_argument("--allow_schedule_change", type=boolean, default=False,
                    help="Resume with learning-rate flags other than the checkpoint's "
                         "(warm-up and decay still count from its step and epoch)")
@@ -63,9 +86,9 @@ def parse_args(argv=None):
                    help="Budget of training time, counted over resumes: training stops "
                         "when it is spent, mid-epoch if need be, and saves a checkpoint; "
                         "default: no limit")
-    p.add_argument("--early_stopping_patience", type=optional_int,
-                   default=defaults.EARLY_STOPPING_PATIENCE,
-                   help="Epochs without improvement before stopping; None never stops")
+    p.add_argument("--early_stopping_patience", type=optional_int, default=PATIENCE_DEFAULT,
+                   help="Epochs without improvement before stopping; None never stops "
+                        "(a budget run spends its whole budget unless this is given)")
     p.add_argument("--generate", type=boolean, default=True,
                    help="Generate audio whenever a checkpoint is saved")
     p.add_argument("--max_generate_per_epoch", type=optional_int, default=1)
@@ -93,7 +116,20 @@ def parse_args(argv=None):
                    help="auto, mirrored, multi_worker (from TF_CONFIG) or tpu")
     args = p.parse_args(argv)
     args.checkpoint_policy = CHECKPOINT_POLICIES[args.checkpoint_policy]
+    if args.early_stopping_patience is PATIENCE_DEFAULT:
+        # A budget run is meant to spend its budget: a linear schedule's last minutes,
+        # or the rate rising again when a budget is raised, rarely improve every epoch.
+        args.early_stopping_patience = (None if args.max_minutes
+                                        else defaults.EARLY_STOPPING_PATIENCE)
     return args
+
+
+def schedule_of(args) -> schedule.LearningRateSchedule:
+    """The learning-rate schedule that the flags describe."""
+    return schedule.LearningRateSchedule(
+        args.learning_rate, args.learning_rate_warmup_steps, args.reduce_learning_rate_after,
+        args.learning_rate_decay, args.learning_rate_schedule, args.learning_rate_floor,
+        args.max_minutes, args.num_epochs)
 
 
 def check_flags(args) -> None:
@@ -108,23 +144,36 @@ def check_flags(args) -> None:
         # Workers would decide at different moments and wait for each other forever.
         raise UserError("--max_minutes does not work with --strategy multi_worker; use "
                         "--num_epochs")
+    if args.checkpoint_every_minutes is not None and args.checkpoint_every_minutes <= 0:
+        raise UserError(f"--checkpoint_every_minutes must be positive or None, got "
+                        f"{args.checkpoint_every_minutes}")
+    if args.strategy == "multi_worker":   # the same reason: saves are collective there
+        args.checkpoint_every_minutes = None
 
 
 def main(argv=None):
     args = parse_args(argv)
+    args.command_line = sys.argv[1:] if argv is None else list(argv)
     setup_logging()
     from samplernn.config import load_config
+    from samplernn.fileio import check_writable_directory
     from samplernn.locks import IdLock, writes_runs
+    from samplernn.resuming import find_init_source
 
     # Everything that needs no model is checked before TensorFlow loads.
     check_flags(args)
-    learning_rate_schedule = schedule.LearningRateSchedule(
-        args.learning_rate, args.learning_rate_warmup_steps, args.reduce_learning_rate_after,
-        args.learning_rate_decay, args.learning_rate_schedule, args.learning_rate_floor,
-        args.max_minutes, args.num_epochs)
-    config = load_config(args.config_file, sample_rate=args.sample_rate)
+    learning_rate_schedule = schedule_of(args)
+    args.init_prefix = None
+    if args.init_from:   # the source's config; a --config_file given must agree with it
+        given = any(word.split("=")[0] == "--config_file" for word in args.command_line)
+        args.init_prefix, config = find_init_source(
+            args.init_from, args.config_file if given else None, args.sample_rate)
+    else:
+        config = load_config(args.config_file, sample_rate=args.sample_rate)
     if not writes_runs(args.strategy):   # a multi-worker run's other workers
         return train(args, config, learning_rate_schedule, writer=False)
+    if args.generate:   # a read-only --output_dir: one line now, not after an epoch
+        check_writable_directory(os.path.join(args.output_dir, args.id), "--output_dir")
     # One process per id: a second train.py of this id is refused while this one runs.
     with IdLock(os.path.join(args.logdir_root, args.id), args.id):
         return train(args, config, learning_rate_schedule)
@@ -135,7 +184,8 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     from samplernn import runs
     from samplernn.data import load_corpus
     from samplernn.fileio import remove_stale_temporaries
-    from samplernn.resuming import find_resume_point, precision_change, save_precision
+    from samplernn.resuming import (find_resume_point, precision_change, save_init_source,
+                                    save_precision)
 
     id_dir = os.path.join(args.logdir_root, args.id)
     for path in (runs.remove_unfinished_saves(id_dir)
@@ -181,20 +231,27 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy)
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
+    init_prefix = None if resume_prefix else args.init_prefix
     if resume_prefix:
         checkpoints.restore(checkpoint, resume_prefix)
-        log.info("Resuming from %s: %d epoch(s) done%s", resume_prefix, int(progress.epoch),
-                 f", {int(progress.step)} step(s) into the next" if int(progress.step) else "")
+        log.info("Resuming from %s: %d epoch(s) done%s%s", resume_prefix, int(progress.epoch),
+                 f", {int(progress.step)} step(s) into the next" if int(progress.step) else "",
+                 " (--init_from applies to a new run only)" if args.init_prefix else "")
+    elif init_prefix:   # the weights only: the optimizer, progress and schedule start afresh
+        checkpoints.restore(checkpoints.make_checkpoint(model), init_prefix)
+        log.info("Starting from the weights of %s (fresh optimizer and schedule)", init_prefix)
 
     interrupt = InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
                               "(further signals are ignored until it is written)")
     tracker = ImprovementTracker(progress, args.early_stopping_patience)
-    max_seconds = 60 * args.max_minutes if args.max_minutes else None
+    max_seconds = SECONDS_PER_MINUTE * args.max_minutes if args.max_minutes else None
+    save_every = (SECONDS_PER_MINUTE * args.checkpoint_every_minutes
+                  if args.checkpoint_every_minutes else None)
 
     def fit(callbacks):
         return training.fit(trainer, data, args.num_epochs, progress, callbacks,
                             learning_rate_schedule, interrupt=interrupt,
-                            max_seconds=max_seconds)
+                            max_seconds=max_seconds, save_every_seconds=save_every)
 
     if not chief:  # saves as every worker must, but into temporary directories
         result = fit([tracker, CheckpointSaver(distribute.ThrowawayCheckpoints(checkpoint),
@@ -209,6 +266,9 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
         save_precision(run_dir, policy)
         manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
         tensorboard = TensorBoardLogger(run_dir, optimizer)
+        if init_prefix:
+            save_init_source(run_dir, init_prefix)
+            tensorboard.note("init_from", f"Started from the weights of {init_prefix}")
         on_save = []
         if args.generate:
             from samplernn.generation import TrainingAudioWriter
@@ -222,7 +282,8 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
                 precision=args.generation_precision))
         log.info("Training run directory: %s", run_dir)
         result = fit([
-            StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose),
+            StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose,
+                              max_seconds=max_seconds),
             tensorboard,
             CsvLogger(os.path.join(run_dir, "metrics.csv")),
             tracker,  # before the saver: "Best" needs to know whether this epoch improved
@@ -230,17 +291,45 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
                             on_save),
         ])
     if result.interrupted:
+        log.info("To resume, run the same command again")
         return interrupt.exit_status
+    epochs, steps = int(progress.epoch), int(progress.step)
     if result.out_of_time:
-        log.info("Stopped: --max_minutes %g of training time spent (pass a larger "
-                 "--max_minutes to continue)", args.max_minutes)
-    elif result.stopped_early:
+        partial = f" and {steps} step(s) of epoch {epochs + 1}" if steps else ""
+        log.info("Stopped: --max_minutes %g of training time spent, after %d epoch(s)%s; "
+                 "checkpoints are in %s", args.max_minutes, epochs, partial, run_dir)
+        log.info("To train %g minutes more: %s", args.max_minutes,
+                 continue_command(args, learning_rate_schedule))
+        return 0
+    if result.stopped_early:
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
-    log.info("Training finished after %d epoch(s); checkpoints are in %s",
-             int(progress.epoch), run_dir)
+    log.info("Training finished after %d epoch(s); checkpoints are in %s", epochs, run_dir)
     if strategy.num_replicas_in_sync > 1:
         log.info("Weights fingerprint %s", checkpoints.fingerprint(model))
     return 0
+
+
+def continue_command(args, learning_rate_schedule) -> str:
+    """The train.py command that trains a budget run further: the same flags with
+    twice the --max_minutes, and --allow_schedule_change True where the schedule
+    spans the budget (its length is then a changed flag)."""
+    import shlex
+
+    words = list(args.command_line)
+    for flag, value in (("--max_minutes", f"{2 * args.max_minutes:g}"),
+                        ("--allow_schedule_change", "True")):
+        if flag == "--allow_schedule_change" and not learning_rate_schedule.spans_the_run():
+            continue
+        for index, word in enumerate(words):
+            if word == flag and index + 1 < len(words):
+                words[index + 1] = value
+                break
+            if word.startswith(flag + "="):
+                words[index] = f"{flag}={value}"
+                break
+        else:
+            words += [flag, value]
+    return shlex.join(["python", "train.py", *words])
 
 
 def finished(args, resume_prefix: str) -> bool:
@@ -257,10 +346,10 @@ def finished(args, resume_prefix: str) -> bool:
                  "a new --id) to start afresh", resume_prefix, done, args.num_epochs)
         return True
     spent = checkpoints.training_seconds(resume_prefix)
-    if args.max_minutes and spent >= 60 * args.max_minutes:
+    if args.max_minutes and spent >= SECONDS_PER_MINUTE * args.max_minutes:
         log.info("Nothing to do: %s has trained for %.1f minutes and --max_minutes is %g. "
-                 "Pass a larger --max_minutes to train further, or --resume False (or a "
-                 "new --id) to start afresh", resume_prefix, spent / 60, args.max_minutes)
+                 "To train further: %s", resume_prefix, spent / SECONDS_PER_MINUTE,
+                 args.max_minutes, continue_command(args, schedule_of(args)))
         return True
     return False
 

@@ -42,30 +42,31 @@ def variant_sampler(name: str, model):
     """A Sampler of ``model`` with the part named by ``name`` replaced (see module docs)."""
     import tensorflow as tf
 
+    from samplernn.sample_level import SampleLevel
     from samplernn.sampler import Sampler
 
     q = model.config.q_levels
 
-    class Variant(Sampler):
-        def _choose(self, logits, temperatures, *args, **kwargs):
+    class Variant(SampleLevel):
+        def choose(self, logits, temperatures, *args, **kwargs):
             if name == "no_draw":
                 return tf.argmax(logits, axis=-1, output_type=tf.int32)
-            return super()._choose(logits, temperatures, *args, **kwargs)
+            return super().choose(logits, temperatures, *args, **kwargs)
 
-        def _head(self, first, conditioning):
+        def head(self, first, conditioning):
             if name == "no_products":
                 return (first + conditioning)[:, :q]
-            return super()._head(first, conditioning)
+            return super().head(first, conditioning)
 
-        def _first_layer(self, history):
+        def first_layer(self, history):
             if name == "no_lookup":
                 last = tf.cast(history[:, -1:], tf.float32)
                 return tf.broadcast_to(last, [tf.shape(history)[0], model.config.dim])
-            return super()._first_layer(history)
+            return super().first_layer(history)
 
-        def _sample_block(self, conditioning, history, temperatures, seed, first_index,
-                          teacher, offset):
-            f0 = self.config.sample_frame_size
+        def block(self, conditioning, history, temperatures, seed, first_index,
+                  teacher, offset):
+            f0 = self.frame_size
             if name == "tiers_only":
                 chosen = tf.argmax(conditioning[:, :, :q], axis=-1, output_type=tf.int32)
                 return tf.concat([history[:, f0:], chosen], axis=1), None
@@ -77,10 +78,10 @@ def variant_sampler(name: str, model):
                 _, history = tf.while_loop(lambda j, *_: j < f0, body,
                                            (tf.constant(0), history))
                 return history, None
-            return super()._sample_block(conditioning, history, temperatures, seed,
-                                         first_index, teacher, offset)
+            return super().block(conditioning, history, temperatures, seed,
+                                 first_index, teacher, offset)
 
-    return Variant(model)
+    return Sampler(model, sample_level=Variant)
 
 
 def run_case(case: str, seconds: float, repeats: int) -> dict:

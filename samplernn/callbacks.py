@@ -47,7 +47,11 @@ class Callback:
         pass
 
     def on_interrupt(self, epoch: int, step: int) -> None:
-        """Ctrl-C: ``step`` steps of epoch ``epoch`` are done (0: the epoch is complete)."""
+        """Ctrl-C, SIGTERM or the time budget: ``step`` steps of epoch ``epoch`` are done
+        (0: the epoch is complete)."""
+
+    def on_timed_save(self, epoch: int, step: int) -> None:
+        """A checkpoint is due by time, ``step`` steps into epoch ``epoch``; training goes on."""
 
     def should_stop(self) -> bool:
         return False
@@ -74,8 +78,9 @@ class StatisticsPrinter(Callback):
     """
 
     def __init__(self, num_epochs: int, steps_per_epoch: int, verbose: bool = True,
-                 stream=None):
+                 stream=None, max_seconds: float = None):
         self.num_epochs, self.steps_per_epoch, self.verbose = num_epochs, steps_per_epoch, verbose
+        self.max_seconds = max_seconds   # a training-time budget: no ETA goes past its end
         self.stream = stream or sys.stdout
         self.in_place = not verbose and is_terminal(self.stream)
         self._epoch_start = None
@@ -86,6 +91,7 @@ class StatisticsPrinter(Callback):
             self._epoch_start, self._meter = time.perf_counter(), RateMeter()
         rate = self._meter.update(step)
         eta = self._meter.eta(self.steps_per_epoch - step) if rate > 0 else None
+        eta = self._within_budget(eta, logs)
         line = format_step_line(epoch, self.num_epochs, step, self.steps_per_epoch,
                                 logs["loss"], logs["accuracy"], logs["sec_per_step"], eta)
         if self.verbose:
@@ -96,8 +102,13 @@ class StatisticsPrinter(Callback):
     def on_epoch_end(self, epoch, logs):
         if self.in_place:
             print(file=self.stream)
-        elapsed = time.perf_counter() - (self._epoch_start or time.perf_counter())
         self._epoch_start = None
+        elapsed = logs["epoch_seconds"]     # this process's part of the epoch
+        steps_run = logs["steps_run"]
+        # A whole epoch's time, from the steps run here (a resumed epoch ran fewer).
+        epoch_seconds = (elapsed * self.steps_per_epoch / steps_run if steps_run
+                         else float("nan"))
+        remaining = self._within_budget((self.num_epochs - epoch) * epoch_seconds, logs)
         parts = [f"Epoch: {epoch}/{self.num_epochs} done", f"Loss: {logs['loss']:.3f}",
                  f"Accuracy: {PERCENT * logs['accuracy']:.3f}",
                  f"Bits/sample: {logs['bits_per_sample']:.3f}"]
@@ -105,9 +116,15 @@ class StatisticsPrinter(Callback):
             parts += [f"Val Loss: {logs['val_loss']:.3f}",
                       f"Val Accuracy: {PERCENT * logs['val_accuracy']:.3f}",
                       f"Val Bits/sample: {logs['val_bits_per_sample']:.3f}"]
-        remaining = (self.num_epochs - epoch) * elapsed
         print(", ".join(parts) + f", ({elapsed:.1f} sec, ETA {clock(remaining)})",
               file=self.stream, flush=True)
+
+    def _within_budget(self, eta, logs):
+        """``eta`` (seconds or None), but no later than the end of the budget."""
+        if self.max_seconds is None:
+            return eta
+        left = max(0.0, self.max_seconds - logs["train_seconds"])
+        return left if eta is None or not math.isfinite(eta) else min(eta, left)
 
     def on_interrupt(self, epoch, step):
         if self.in_place:
@@ -122,6 +139,12 @@ class TensorBoardLogger(Callback):
         self.optimizer = optimizer
         self.train_writer = tf.summary.create_file_writer(f"{run_dir}/train")
         self.val_writer = tf.summary.create_file_writer(f"{run_dir}/validation")
+
+    def note(self, tag: str, text: str) -> None:
+        """A line of text under TensorBoard's *Text* tab (what a run started from)."""
+        with self.train_writer.as_default(step=0):
+            tf.summary.text(tag, text)
+        self.train_writer.flush()
 
     def on_step_end(self, epoch, step, logs):
         with self.train_writer.as_default(step=logs["global_step"]):
@@ -244,12 +267,17 @@ class CheckpointSaver(Callback):
             function(epoch, prefix)
 
     def on_interrupt(self, epoch, step):
-        """Stopped by a signal or the time budget: save what was reached."""
+        """Stopped by a signal or the time budget: save what was reached (train.py then
+        says how to continue)."""
         if step == 0 and self.saved_epoch == epoch:
-            log.info("Stopped after epoch %d; its checkpoint is saved. Run the same "
-                     "command again to continue", epoch)
+            log.info("Stopped after epoch %d; its checkpoint is saved", epoch)
             return
         prefix = self._save(epoch, interrupted=True)
         where = f"after epoch {epoch}" if step == 0 else f"at epoch {epoch}, step {step}"
-        log.info("Stopped %s: saved %s; run the same command again to resume from it",
-                 where, prefix)
+        log.info("Stopped %s: saved %s", where, prefix)
+
+    def on_timed_save(self, epoch, step):
+        """Mid-epoch, so that a crash or a kill loses at most the time since."""
+        prefix = self._save(epoch, interrupted=True)
+        log.info("Saved %s (epoch %d, step %d; --checkpoint_every_minutes)", prefix, epoch,
+                 step)

@@ -16,7 +16,7 @@ import shutil
 import warnings
 
 from samplernn.audio import AUDIO_EXTENSIONS
-from samplernn.errors import UserError
+from samplernn.errors import UndecodableAudio, UserError
 
 SILENCE_WINDOW_MS = 10   # resolution of the silence measurement
 SILENT_FRACTION = 0.5    # a chunk this much (or more) below the threshold is silent
@@ -57,14 +57,15 @@ def load_segment(path: str, sample_rate: int = None, mono: bool = True):
         cannot_decode = (f"{path} cannot be decoded: it is not audio, or it is corrupt or in "
                          f"an unsupported format")
         if path.lower().endswith(AUDIO_EXTENSIONS):   # libsndfile's own formats
-            raise UserError(cannot_decode)
+            raise UndecodableAudio(cannot_decode)
         if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
-            raise UserError(f"reading {path} needs ffmpeg, which is not installed; install it "
+            raise UndecodableAudio(f"reading {path} needs ffmpeg, which is not installed; "
+                                   f"install it "
                             f"(e.g. apt-get install ffmpeg) or convert the file to WAV")
         try:
             segment = AudioSegment.from_file(path)
         except Exception:
-            raise UserError(cannot_decode) from None
+            raise UndecodableAudio(cannot_decode) from None
     if mono and segment.channels > 1:
         segment = segment.set_channels(1)
     if sample_rate and segment.frame_rate != sample_rate:

@@ -63,6 +63,13 @@ def optional_int(text: str):
         raise argparse.ArgumentTypeError(f"expected an integer or None, got {text!r}") from None
 
 
+def optional_float(text: str):
+    """A positive number, or ``None`` written as the word None."""
+    if text.strip().lower() == "none":
+        return None
+    return positive_float(text)
+
+
 def positive_int(text: str) -> int:
     value = optional_int(text)
     if value is None or value <= 0:
@@ -120,13 +127,27 @@ def run(main) -> None:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         status = 2
-    except KeyboardInterrupt as e:   # Ctrl-C, or SIGTERM (a subclass)
-        status = getattr(e, "exit_status", EXIT_STATUS_INTERRUPTED)
+    except (KeyboardInterrupt, ImportError) as e:   # Ctrl-C, or SIGTERM (a subclass)
+        # A signal while TensorFlow's extension modules initialize surfaces as an
+        # ImportError caused by it: the same interruption, not a broken install.
+        signal_error = e if isinstance(e, KeyboardInterrupt) else _interruption_behind(e)
+        if signal_error is None:
+            raise
+        status = getattr(signal_error, "exit_status", EXIT_STATUS_INTERRUPTED)
         print("\nInterrupted." if status == EXIT_STATUS_INTERRUPTED else "\nTerminated.",
               file=sys.stderr)
         # TensorFlow may be mid-call in another thread: its exit handlers could hang.
         exit_process(status, with_exit_handlers=False)
     exit_process(status or 0)
+
+
+def _interruption_behind(error: BaseException):
+    """The KeyboardInterrupt (Ctrl-C or SIGTERM) that caused ``error``, or None."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def exit_process(status: int, with_exit_handlers: bool = True) -> None:

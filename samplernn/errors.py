@@ -8,3 +8,8 @@ class UserError(Exception):
     top-level scripts catch this and print ``error: <message>`` with no
     traceback.
     """
+
+
+class UndecodableAudio(UserError):
+    """An input file that is not audio, or not audio that can be decoded here: a folder
+    of inputs skips it with a warning, a single input is an error."""

@@ -69,8 +69,8 @@ class ExportedSampler(tf.Module):
                                    trainable=False)
         self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # next frame's index
         self.seed = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._frames = compiled(sampler.frames)
-        self._warm_up = compiled(sampler.warm_up)
+        self._frames = compiled(sampler.loop.frames)
+        self._warm_up = compiled(sampler.loop.warm_up)
 
     def _initial_states(self, batch_size):
         """The learned initial state (h0) of ``batch_size`` sequences."""

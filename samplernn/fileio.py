@@ -16,13 +16,16 @@ import time
 from samplernn.errors import UserError
 
 TEMPORARY_PREFIX = ".tmp-"
-# Our temporary files and directories carry the writing host's name and process id,
-# ``.tmp-samplernn-<host>@<pid>-...``, so that a later run can tell those left by a
-# killed process of its own host from those being written. A directory may be shared
-# (NFS, several containers): another host's process ids mean nothing here, so its
-# temporaries are removed only once older than STALE_AFTER_SECONDS. Names of older
-# releases (``.tmp-samplernn-<pid>-``, no host) are treated as another host's.
+# Our temporary files and directories carry the writer's process space and process id,
+# ``.tmp-samplernn-<host>.ns<pid namespace>@<pid>-...``, so that a later run can tell
+# those left by a killed process of its own process space from those being written. A
+# directory may be shared (NFS, several containers): process ids of another host, or of
+# another container on this host (same host name with host networking, other process
+# ids), mean nothing here, so such temporaries are removed only once older than
+# STALE_AFTER_SECONDS. Names of older releases (``<host>@<pid>`` or ``<pid>`` alone)
+# are treated as another process space's.
 _OURS = re.compile(r"^\.tmp-samplernn-(?:(?P<host>[A-Za-z0-9_.]+)@)?(?P<pid>\d+)-")
+_PID_NAMESPACE = "/proc/self/ns/pid"   # Linux: one inode per process-id namespace
 STALE_AFTER_SECONDS = 24 * 3600   # a day: no write of ours takes that long
 FULL_DISK_BYTES = 1 << 20   # less free space than this, after a failed write: the disk is full
 
@@ -39,9 +42,19 @@ def host_name() -> str:
     return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
 
 
+def process_space() -> str:
+    """Where this process's id means something: ``<host>.ns<inode>``, the host name
+    and, on Linux, the process-id namespace (one per container), else the host name."""
+    try:
+        return f"{host_name()}.ns{os.stat(_PID_NAMESPACE).st_ino}"
+    except OSError:
+        return host_name()
+
+
 def temporary_prefix() -> str:
-    """``.tmp-samplernn-<host>@<pid>-``: the start of this process's temporary names."""
-    return f"{TEMPORARY_PREFIX}samplernn-{host_name()}@{os.getpid()}-"
+    """``.tmp-samplernn-<process space>@<pid>-``: the start of this process's
+    temporary names (see :func:`process_space`)."""
+    return f"{TEMPORARY_PREFIX}samplernn-{process_space()}@{os.getpid()}-"
 
 
 def _process_exists(pid: int) -> bool:
@@ -56,9 +69,9 @@ def _process_exists(pid: int) -> bool:
 
 def _is_stale(path: str, match) -> bool:
     """Whether the temporary ``path`` (its name matched by ``_OURS``) was left by a
-    process that is gone: one of this host that no longer runs, or, for another
-    host's, one untouched for STALE_AFTER_SECONDS."""
-    if match.group("host") == host_name():
+    process that is gone: one of this process space that no longer runs, or, for
+    another host's or container's, one untouched for STALE_AFTER_SECONDS."""
+    if match.group("host") == process_space():
         return not _process_exists(int(match.group("pid")))
     try:
         return time.time() - os.path.getmtime(path) > STALE_AFTER_SECONDS
@@ -97,12 +110,29 @@ def temporary_path_for(path: str) -> str:
     private ``0600`` of :func:`tempfile.mkstemp`.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    fd, tmp_path = tempfile.mkstemp(prefix=temporary_prefix(), suffix=suffix, dir=directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        suffix = os.path.splitext(path)[1]
+        fd, tmp_path = tempfile.mkstemp(prefix=temporary_prefix(), suffix=suffix, dir=directory)
+    except OSError as e:
+        raise write_error(path, e) from None
     os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     return tmp_path
+
+
+def check_writable_directory(directory: str, flag: str) -> None:
+    """Create ``directory`` if need be and check that files can be written in it; a
+    one-line :class:`UserError` naming it and ``flag`` if not (a read-only file system,
+    no permission, a file in the way). For checks made before slow work starts."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(prefix=temporary_prefix(), dir=directory):
+            pass
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise UserError(f"{flag}: cannot write in {directory} ({reason}); choose a folder "
+                        f"you can write to") from None
 
 
 @contextlib.contextmanager

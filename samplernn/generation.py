@@ -160,7 +160,8 @@ class TrainingAudioWriter:
                  reference_audio=None, interrupt=NEVER, precision="float32"):
         self.model, self.config, self.output_dir, self.run_id = model, config, output_dir, run_id
         self.num_files, self.seconds, self.random_seed = max_files or 0, seconds, random_seed
-        self.temperatures = expand_temperatures(temperatures, self.num_files) if self.num_files else []
+        self.temperatures = (expand_temperatures(temperatures, self.num_files)
+                             if self.num_files else [])
         self.seed_classes = load_seed(seed_file, config, seed_offset) if seed_file else None
         self.summary_writer, self.reference_audio = summary_writer, reference_audio
         self.interrupt, self.precision = interrupt, precision

@@ -12,6 +12,7 @@ import numpy as np
 from samplernn import quantization
 from samplernn.audio import load_audio
 from samplernn.errors import UserError
+from samplernn.fileio import check_writable_directory
 
 STDOUT_PATH = "-"             # --output_path - streams WAV to standard output
 OUTPUT_EXTENSION = ".wav"
@@ -30,6 +31,7 @@ def check_output_path(output_path: str) -> None:
         raise UserError(f"--output_path {output_path} must end in {OUTPUT_EXTENSION} "
                         f"(generated audio is written as 16-bit WAV); convert it afterwards "
                         f"for other formats, e.g. ffmpeg -i out.wav out.mp3")
+    check_writable_directory(os.path.dirname(os.path.abspath(output_path)), "--output_path")
 
 
 def sequence_paths(output_path: str, temperatures: list, numbered: bool = None) -> list:

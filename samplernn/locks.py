@@ -19,6 +19,7 @@ import os
 import socket
 
 from samplernn.errors import UserError
+from samplernn.fileio import check_writable_directory
 
 LOCK_NAME = ".lock"
 
@@ -52,7 +53,7 @@ class IdLock:
     def acquire(self) -> "IdLock":
         """Take the lock, or raise a UserError naming the process that holds it."""
         created_dir = not os.path.isdir(self.id_dir)
-        os.makedirs(self.id_dir, exist_ok=True)
+        check_writable_directory(self.id_dir, "--logdir_root")
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:

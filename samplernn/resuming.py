@@ -1,10 +1,12 @@
-"""Where a training run continues from, checked before TensorFlow loads.
+"""Where a training run continues from, or starts from, checked before TensorFlow loads.
 
 :func:`find_resume_point` picks the checkpoint to resume (the newest of the
 id, or the one given) and refuses one trained with another model config or
-learning-rate schedule; :func:`save_precision` and :func:`precision_change`
-record the precision each run trained in, so that a run moved to another
-machine (another GPU, a CPU) says when its precision changed. Checkpoints
+learning-rate schedule; :func:`find_init_source` finds the checkpoint whose
+weights a new run starts from (``train.py --init_from``), with its config;
+:func:`save_precision` and :func:`precision_change` record the precision each
+run trained in, so that a run moved to another machine (another GPU, a CPU)
+says when its precision changed. Checkpoints
 themselves are precision-independent (:mod:`samplernn.checkpoints`).
 """
 
@@ -15,13 +17,56 @@ import logging
 import os
 
 from samplernn import precision, runs
-from samplernn.config import ModelConfig
+from samplernn.config import ModelConfig, load_config
 from samplernn.errors import UserError
 from samplernn.fileio import atomic_write_text
 from samplernn.schedule import LearningRateSchedule
 
 log = logging.getLogger("samplernn")
 PRECISION_FILE = "precision.json"    # {"policy": "mixed_float16"}, beside the checkpoints
+INIT_FILE = "init_from.json"         # {"checkpoint": prefix}: what a run's weights started as
+# Models shipped with the project: models/<name>/ holds a run directory's checkpoint.
+SHIPPED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  "models")
+
+
+def shipped_models() -> list:
+    """The names of the models shipped in SHIPPED_MODELS_DIR."""
+    if not os.path.isdir(SHIPPED_MODELS_DIR):
+        return []
+    return sorted(name for name in os.listdir(SHIPPED_MODELS_DIR)
+                  if runs.latest_checkpoint(os.path.join(SHIPPED_MODELS_DIR, name)))
+
+
+def find_init_source(init_from: str, config_file: str = None, sample_rate: int = None):
+    """``(prefix, config)`` for ``--init_from``: a checkpoint prefix, a run or id
+    directory, or the name of a shipped model; the config is the source's (at
+    ``sample_rate`` if given). A ``config_file`` given as well must not change the
+    architecture: that is an error naming the differing keys."""
+    path = init_from
+    if not os.path.exists(path) and not os.path.exists(path + ".index") \
+            and init_from in shipped_models():
+        path = os.path.join(SHIPPED_MODELS_DIR, init_from)
+    if not os.path.exists(path) and not os.path.exists(path + ".index"):
+        names = ", ".join(shipped_models()) or "none yet"
+        raise UserError(f"--init_from {init_from}: no such checkpoint, run or id directory, "
+                        f"nor a shipped model (shipped: {names})")
+    prefix = runs.resolve_checkpoint(path, "--init_from")
+    source = runs.config_for_checkpoint(prefix)
+    if config_file is not None:
+        given = load_config(config_file)
+        differences = given.replace(sample_rate=source.sample_rate).differences(source)
+        if differences:
+            raise UserError(f"--config_file {config_file} would change the architecture of "
+                            f"--init_from {prefix} ({'; '.join(differences)}); omit "
+                            f"--config_file to train the source's model")
+    return prefix, (source.replace(sample_rate=sample_rate) if sample_rate else source)
+
+
+def save_init_source(run_dir: str, prefix: str) -> None:
+    """Record in ``run_dir`` that its weights started as those of checkpoint ``prefix``."""
+    atomic_write_text(os.path.join(run_dir, INIT_FILE),
+                      json.dumps({"checkpoint": os.path.abspath(prefix)}) + "\n")
 
 
 def find_resume_point(id_dir: str, run_id: str, config: ModelConfig,

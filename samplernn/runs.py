@@ -217,15 +217,10 @@ def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OpenCheckpoint:
-    """A checkpoint found and checked, with its model config (see :func:`open_checkpoint`)."""
+    """A checkpoint found and checked, with its model config (see :func:`open_checkpoint`);
+    :func:`samplernn.checkpoints.load_model` then builds the model and loads it."""
     prefix: str
     config: ModelConfig
-
-    def load_model(self, use_cudnn: bool = False):
-        """Build the model of ``config`` and load the checkpoint into it (loads TensorFlow)."""
-        from samplernn.checkpoints import load_model
-
-        return load_model(self.prefix, self.config, use_cudnn=use_cudnn)
 
 
 def open_checkpoint(path: str, config_file: str = None, sweep_dir: str = None,

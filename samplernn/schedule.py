@@ -17,9 +17,15 @@
 
 ``fraction`` is how much of the run's planned length is done, in [0, 1]: the
 training time so far over ``planned_minutes`` (``train.py --max_minutes``),
-or else the steps so far over ``planned_epochs`` (``--num_epochs``) epochs
-of steps. A schedule counted in epochs is tuned to one machine's speed and
-one corpus's size; one counted over the run's budget ends its decay when the
+or else the epochs so far over ``planned_epochs`` (``--num_epochs``), where
+the epoch in progress counts its share of steps done (``completed + step /
+steps_per_epoch``). Counted in epochs, not in steps, the run stays on its
+curve when it is resumed with another ``--batch_size`` or with files added
+to the corpus, which change the steps in an epoch but not the epochs done.
+The floor is 0 unless ``--learning_rate_floor`` says otherwise.
+
+A schedule counted in epochs is tuned to one machine's speed and one
+corpus's size; one counted over the run's budget ends its decay when the
 budget ends, on any machine (budget-aware linear decay was found robust
 across tasks by Li, Yumer and Ramanan, "Budgeted Training", ICLR 2020).
 
@@ -100,12 +106,16 @@ class LearningRateSchedule:
         """Whether the rate depends on how much of the planned run is done."""
         return self.shape in SPANNING
 
-    def fraction(self, global_step: int, train_seconds: float, steps_per_epoch: int) -> float:
-        """How much of the planned run is done, in [0, 1] (see module docs)."""
+    def fraction(self, epoch: int, step: int, steps_per_epoch: int,
+                 train_seconds: float) -> float:
+        """How much of the planned run is done, in [0, 1] (see module docs): ``epoch``
+        epochs completed, ``step`` of the next one's ``steps_per_epoch`` steps done,
+        ``train_seconds`` of training time spent."""
         if self.planned_minutes:
             done = train_seconds / (SECONDS_PER_MINUTE * self.planned_minutes)
         elif self.planned_epochs:
-            done = global_step / max(1, self.planned_epochs * steps_per_epoch)
+            epoch_share = min(1.0, step / max(1, steps_per_epoch))
+            done = (epoch + epoch_share) / self.planned_epochs
         else:
             done = 0.0
         return min(1.0, max(0.0, done))

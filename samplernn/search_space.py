@@ -11,10 +11,14 @@ import itertools
 import json
 import math
 import os
+from typing import TYPE_CHECKING
 
 from samplernn.config import ConfigError, ModelConfig
 from samplernn.errors import UserError
 from samplernn.fileio import atomic_write_text
+
+if TYPE_CHECKING:   # imported by the tuner only: no TensorFlow before the checks
+    import keras_tuner
 
 MODEL_KEYS = ("frame_sizes", "dim", "rnn_type", "num_rnn_layers", "seq_len", "q_type",
               "skip_conn")

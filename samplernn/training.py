@@ -128,8 +128,9 @@ class Readback:
     """
 
     def __init__(self, epoch: int, callbacks, optimizer, prior_loss_sum: float = 0.0,
-                 prior_accuracy_sum: float = 0.0):
+                 prior_accuracy_sum: float = 0.0, train_seconds=lambda: 0.0):
         self.epoch, self.callbacks, self.optimizer = epoch, callbacks, optimizer
+        self.train_seconds = train_seconds         # () -> training time of the run so far
         self.loss_sum = self.accuracy_sum = 0.0    # over the steps read back
         self.prior_loss_sum, self.prior_accuracy_sum = prior_loss_sum, prior_accuracy_sum
         self.pending = []                          # (loss, accuracy) device scalars
@@ -148,8 +149,8 @@ class Readback:
         """Read every pending step back (one wait) and tell the callbacks."""
         if not self.pending:
             return
-        values = tf.stack([tf.stack([tf.cast(l, tf.float32), tf.cast(a, tf.float32)])
-                           for l, a in self.pending]).numpy()      # [steps, 2]
+        values = tf.stack([tf.stack([tf.cast(loss, tf.float32), tf.cast(acc, tf.float32)])
+                           for loss, acc in self.pending]).numpy()   # [steps, 2]
         count = len(self.pending)
         self.pending = []
         for loss, acc in values.tolist():                           # the order of a per-step sum
@@ -159,7 +160,8 @@ class Readback:
         logs = {"loss": (self.prior_loss_sum + self.loss_sum) / self.step,
                 "accuracy": (self.prior_accuracy_sum + self.accuracy_sum) / self.step,
                 "step_loss": values[-1, 0], "sec_per_step": (now - self.tick) / count,
-                "global_step": int(self.optimizer.iterations.numpy())}
+                "global_step": int(self.optimizer.iterations.numpy()),
+                "train_seconds": self.train_seconds()}
         self.tick = now
         for callback in self.callbacks:
             callback.on_step_end(self.epoch, self.step, logs)
@@ -176,7 +178,7 @@ class FitResult:
 
 def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
         schedule: LearningRateSchedule = None, interrupt: InterruptFlag = None,
-        max_seconds: float = None) -> FitResult:
+        max_seconds: float = None, save_every_seconds: float = None) -> FitResult:
     """Train from ``progress`` (completed epochs, steps into the next) to ``num_epochs``.
 
     ``schedule`` sets the learning rate at every step (see
@@ -193,6 +195,13 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     counted over resumes): training stops at the first step boundary past
     it, mid-epoch if need be, and saves as on Ctrl-C; the result says
     ``out_of_time``.
+
+    ``save_every_seconds`` bounds what a crash or a SIGKILL loses: when that
+    much wall time has passed since the last save (or the start), the
+    progress records the steps done so far and the callbacks'
+    ``on_timed_save`` run (the checkpoint one saves a mid-epoch checkpoint,
+    as on Ctrl-C). The count runs across epoch ends, which may not save
+    (``--checkpoint_every``, ``--checkpoint_policy Best``).
     """
     interrupt = interrupt or InterruptFlag()
     started = time.perf_counter()
@@ -200,12 +209,13 @@ def fit(trainer: Trainer, data, num_epochs: int, progress, callbacks=(),
     if int(progress.global_step) < 0:   # a checkpoint from before global_step was saved
         progress.global_step.assign(int(trainer.optimizer.iterations.numpy()))
     budget = _Budget(progress, max_seconds)
+    timed_saves = _Countdown(save_every_seconds)
     result = FitResult(history=[])
     with interrupt:
         while (int(progress.epoch) < num_epochs and not interrupt.requested
                and not budget.spent()):
             logs = _train_epoch(trainer, data, progress, callbacks, interrupt, schedule,
-                                budget)
+                                budget, timed_saves)
             if logs is None:          # stopped before the epoch was complete
                 break
             logs["elapsed_seconds"] = time.perf_counter() - started   # wall time in this call
@@ -246,24 +256,46 @@ class _Budget:
         self.progress.train_seconds.assign(self.seconds())
         self.epoch_start = None
 
+    def record(self) -> None:
+        """Bring ``progress.train_seconds`` up to now, mid-epoch (for a checkpoint)."""
+        self.end_epoch()
+        self.start_epoch()
+
     def spent(self) -> bool:
         return self.max_seconds is not None and self.seconds() >= self.max_seconds
 
 
-def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule, budget):
+class _Countdown:
+    """Wall time since the last timed checkpoint (or the start); ``due`` once it is
+    ``seconds`` (None: never)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.restart()
+
+    def restart(self) -> None:
+        self.since = time.perf_counter()
+
+    def due(self) -> bool:
+        return self.seconds is not None and time.perf_counter() - self.since >= self.seconds
+
+
+def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule, budget,
+                 timed_saves):
     """Train (the rest of) one epoch and validate it: the epoch's logs, or None if
     interrupted or out of time. Then ``progress`` records the steps done and their
     loss sums (for the checkpoint); at the end it records the completed epoch."""
     epoch, step = int(progress.epoch), int(progress.step)
     budget.start_epoch()
-    # Steps run over all epochs (0-based), as the checkpoint stores them: a resume with
-    # another batch size or corpus continues the schedule where it stopped. Read once;
-    # each step below adds one.
+    # Steps run over all epochs (0-based), as the checkpoint stores them: the warm-up
+    # counts them. Read once; each step below adds one.
     global_step = int(progress.global_step)
     steps_per_epoch = data.train_steps_per_epoch
 
     def learning_rate_now():
-        fraction = schedule.fraction(global_step, budget.seconds(), steps_per_epoch)
+        # The share of the run done counts epochs (and this one's steps), so that a
+        # resume with another batch size or corpus stays on the schedule's curve.
+        fraction = schedule.fraction(epoch, step, steps_per_epoch, budget.seconds())
         return schedule.rate(epoch, global_step, fraction)
 
     learning_rate = learning_rate_now()
@@ -277,7 +309,8 @@ def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule, budget
                                data.train_dataset(epoch, shard, skip))
     force_reset = step > 0   # resuming inside an epoch: the carried state is gone
     # Loss and accuracy stay on the device until read back (no per-step wait).
-    readback = Readback(epoch + 1, callbacks, trainer.optimizer, total_loss, total_accuracy)
+    readback = Readback(epoch + 1, callbacks, trainer.optimizer, total_loss, total_accuracy,
+                        budget.seconds)
     epoch_start = time.perf_counter()
     stopped = False
     for inputs, targets, reset in dataset:
@@ -292,6 +325,15 @@ def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule, budget
         loss, acc, states = trainer.train_step(inputs, targets, reset, states)
         step, steps_run, global_step = step + 1, steps_run + 1, global_step + 1
         readback.add(step, loss, acc)
+        if timed_saves.due() and step < steps_per_epoch:   # else the epoch's end is next
+            readback.flush()
+            progress.global_step.assign(global_step)
+            progress.record_step(step, total_loss + readback.loss_sum,
+                                 total_accuracy + readback.accuracy_sum)
+            budget.record()
+            for callback in callbacks:
+                callback.on_timed_save(epoch + 1, step)
+            timed_saves.restart()
     readback.flush()
     progress.global_step.assign(global_step)
     total_loss += readback.loss_sum
@@ -304,7 +346,9 @@ def _train_epoch(trainer, data, progress, callbacks, interrupt, schedule, budget
     logs = {"loss": total_loss / step, "accuracy": total_accuracy / step,
             "bits_per_sample": nats_to_bits(total_loss / step),
             "learning_rate": learning_rate,
-            "sec_per_step": (time.perf_counter() - epoch_start) / max(steps_run, 1)}
+            "sec_per_step": (time.perf_counter() - epoch_start) / max(steps_run, 1),
+            "epoch_seconds": time.perf_counter() - epoch_start,   # in this process
+            "steps_run": steps_run, "train_seconds": float(progress.train_seconds)}
     logs.update({f"val_{k}": v for k, v in validation.items()})
     progress.complete_epoch(epoch + 1)
     return logs

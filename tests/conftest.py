@@ -16,12 +16,6 @@ from samplernn.config import ModelConfig  # noqa: E402
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "slow: starts processes or takes about ten seconds or more; the fast tier "
-                   "(-m \"not slow\") skips it, CI runs it")
-
-
 def tiny_config(**changes) -> ModelConfig:
     """The issue's tiny test model: dim 32, 1 layer, seq_len 64, frames [4, 16]."""
     values = dict(seq_len=64, frame_sizes=[4, 16], dim=32, num_rnn_layers=1, emb_size=16,

@@ -8,7 +8,10 @@ tests meant to catch each one fail.
 Each fault replaces one exact piece of code (found exactly once, or the fault
 is reported as stale) in a fresh copy of the working tree (tracked and
 untracked files, as git lists them), then runs the named tests there. A fault
-is *caught* when those tests fail. The table printed at the end is the one in
+is *caught* when each named test fails on an assertion (``assert``, numpy's
+``assert_*``, ``pytest.raises`` that saw nothing, ``pytest.fail``): a test that
+fails in its set-up, or on another exception, has not caught the fault but
+broken on it, and is reported so. The table printed at the end is the one in
 tests/README.md. Add a row here whenever a test is written to catch a fault.
 """
 
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ElementTree
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,7 +98,7 @@ FAULTS = [
           ("tests/test_streaming.py::test_closing_playback_on_a_stalled_device_gives_up_in_"
            "bounded_time",)),
     Fault("sweep-ignores-host", "samplernn/fileio.py",
-          '    if match.group("host") == host_name():\n',
+          '    if match.group("host") == process_space():\n',
           "    if True:\n",
           ("tests/test_first_minute.py::test_stale_temporaries_of_a_killed_process_are_swept_"
            "at_start",)),
@@ -159,6 +163,74 @@ FAULTS = [
           '    return int(_stored(prefix, "step", Progress.UNKNOWN_STEP))\n',
           ("tests/test_train.py::test_an_interrupted_best_run_resumes_but_generation_keeps_"
            "the_best",)),
+    Fault("schedule-counts-steps-of-the-run", "samplernn/training.py",
+          "        fraction = schedule.fraction(epoch, step, steps_per_epoch, budget.seconds())\n",
+          "        fraction = schedule.fraction(global_step // steps_per_epoch, global_step % "
+          "steps_per_epoch, steps_per_epoch, budget.seconds())\n",
+          ("tests/test_schedule.py::test_a_linear_schedule_over_epochs_stays_on_its_curve_"
+           "after_a_resume_at_another_batch_size",)),
+    Fault("accuracy-counts-every-tie", "samplernn/model.py",
+          "    return tf.reduce_mean(tf.cast(tf.equal(first_max, targets), tf.float32))\n",
+          "    return tf.reduce_mean(tf.cast(tf.equal(_target_logits(logits, targets), "
+          "tf.reduce_max(logits, axis=-1)), tf.float32))\n",
+          ("tests/test_model.py::test_accuracy_is_argmax_accuracy_and_a_tie_is_not_a_hit_for_all",)),
+    Fault("train-seconds-not-restored", "samplernn/checkpoints.py",
+          '    OPTIONAL = ("loss_sum", "accuracy_sum", "global_step", "train_seconds")\n',
+          '    OPTIONAL = ("loss_sum", "accuracy_sum", "global_step")\n',
+          ("tests/test_precision.py::test_any_precision_resumes_any_other",)),
+    Fault("loss-scale-not-restored", "samplernn/checkpoints.py",
+          '            optional["loss_scale"] = loss_scale\n',
+          "            pass\n",
+          ("tests/test_precision.py::test_any_precision_resumes_any_other",)),
+    Fault("sweep-by-host-name-only", "samplernn/fileio.py",
+          '    if match.group("host") == process_space():\n',
+          '    if (match.group("host") or "").split(".ns")[0] == host_name():\n',
+          ("tests/test_first_minute.py::test_stale_temporaries_of_a_killed_process_are_swept_"
+           "at_start",)),
+    Fault("read-only-logdir-traceback", "samplernn/locks.py",
+          '        check_writable_directory(self.id_dir, "--logdir_root")\n',
+          "        os.makedirs(self.id_dir, exist_ok=True)\n",
+          ("tests/test_faults.py::test_a_read_only_logdir_is_one_line_naming_it",)),
+    Fault("output-folder-checked-after-the-model", "samplernn/generation_files.py",
+          '    check_writable_directory(os.path.dirname(os.path.abspath(output_path)), '
+          '"--output_path")\n',
+          "",
+          ("tests/test_faults.py::test_a_read_only_output_folder_is_refused_before_the_model_"
+           "loads",)),
+    Fault("no-timed-checkpoints", "samplernn/training.py",
+          "        if timed_saves.due() and step < steps_per_epoch:",
+          "        if False:",
+          ("tests/test_train.py::test_a_timed_checkpoint_holds_the_steps_done_mid_epoch",)),
+    Fault("eta-past-the-budget", "samplernn/callbacks.py",
+          "        return left if eta is None or not math.isfinite(eta) else min(eta, left)\n",
+          "        return eta\n",
+          ("tests/test_train.py::test_the_status_line_never_promises_past_the_budget_or_a_"
+           "negative_time",)),
+    Fault("budget-run-stops-early", "train.py",
+          "        args.early_stopping_patience = (None if args.max_minutes\n",
+          "        args.early_stopping_patience = (3 if args.max_minutes\n",
+          ("tests/test_train.py::test_a_budget_run_spends_its_budget_unless_told_otherwise",)),
+    Fault("continue-command-refused", "train.py",
+          '        if flag == "--allow_schedule_change" and not '
+          'learning_rate_schedule.spans_the_run():\n',
+          '        if flag == "--allow_schedule_change":\n',
+          ("tests/test_train.py::test_at_the_budget_train_py_prints_the_one_command_that_"
+           "trains_further",)),
+    Fault("runs-imports-checkpoints", "samplernn/runs.py",
+          "    prefix: str\n    config: ModelConfig\n",
+          "    prefix: str\n    config: ModelConfig\n\n    def load_model(self):\n"
+          "        from samplernn.checkpoints import load_model\n\n"
+          "        return load_model(self.prefix, self.config)\n",
+          ("tests/test_layout.py::test_no_import_circle_in_the_package",)),
+    Fault("readme-flag-renamed", "README.md",
+          "--num_epochs 6 --batch_size 8",
+          "--num_epoch 6 --batch_size 8",
+          ("tests/test_docs.py::test_every_documented_command_uses_real_flags_and_files",)),
+    Fault("chunking-stops-at-a-bad-file", "chunk_audio.py",
+          "            if len(inputs) == 1:\n                raise\n",
+          "            raise\n",
+          ("tests/test_chunk_audio.py::test_an_undecodable_file_in_a_folder_is_skipped_with_a_"
+           "warning",)),
 ]
 
 
@@ -188,24 +260,58 @@ def plant(fault: Fault, tree: str) -> str:
     return ""
 
 
+# What a test raises when one of its checks fails (the last word of pytest's
+# "path:line: ExceptionName" line): `assert` and numpy's asserts, pytest.fail/raises.
+ASSERTION_FAILURES = ("AssertionError", "Failed")
+
+
+def outcomes(report_path: str) -> dict:
+    """``{"tests/test_x.py::test_name": [(kind, exception), ...]}`` from pytest's
+    JUnit XML report: one entry per failed or errored case (parameters dropped),
+    ``kind`` "failure" or "error", ``exception`` the class name raised."""
+    found = {}
+    for case in ElementTree.parse(report_path).iter("testcase"):
+        node = (case.get("classname").replace(".", "/") + ".py::"
+                + case.get("name").split("[")[0])
+        for child in case:
+            if child.tag in ("failure", "error"):
+                last_line = (child.text or "").strip().splitlines()[-1:] or [""]
+                found.setdefault(node, []).append((child.tag, last_line[0].split(": ")[-1]))
+    return found
+
+
+def verdict_of(fault: Fault, report_path: str) -> str:
+    """``caught`` when every named test failed on an assertion; else what happened."""
+    found = outcomes(report_path)
+    for test in fault.tests:
+        failed = found.get(test.split("[")[0], [])
+        if not failed:
+            return f"MISSED ({test.split('::')[-1]} passed)"
+        if not any(kind == "failure" and exception in ASSERTION_FAILURES
+                   for kind, exception in failed):
+            kind, exception = failed[0]
+            return f"broken, not caught ({test.split('::')[-1]}: {kind}, {exception})"
+    return "caught"
+
+
 def check(fault: Fault) -> tuple:
-    """``(verdict, seconds)``: ``caught`` when the named tests fail under the fault."""
+    """``(verdict, seconds)``: ``caught`` when the named tests fail on an assertion."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="planted-") as tree:
         copy_tree(tree)
         problem = plant(fault, tree)
         if problem:
             return problem, 0.0
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p",
-                                 "no:cacheprovider", *fault.tests], cwd=tree,
+        report = os.path.join(tree, "planted-report.xml")
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 f"--junitxml={report}", *fault.tests], cwd=tree,
                                 capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if result.returncode == 1:
-        return "caught", seconds
-    if result.returncode == 0:
-        return "MISSED (the tests passed)", seconds
-    tail = (result.stdout + result.stderr).strip().splitlines()[-1:]
-    return f"error (pytest status {result.returncode}: {' '.join(tail)})", seconds
+        if result.returncode not in (0, 1) or not os.path.isfile(report):
+            tail = (result.stdout + result.stderr).strip().splitlines()[-1:]
+            return (f"error (pytest status {result.returncode}: {' '.join(tail)})",
+                    time.perf_counter() - started)
+        verdict = verdict_of(fault, report)
+    return verdict, time.perf_counter() - started
 
 
 def main(argv=None) -> int:

@@ -43,7 +43,8 @@ def test_write_wav_is_atomic_and_round_trips(tmp_path, monkeypatch):
     data, rate = soundfile.read(path, dtype="float32")
     assert rate == 8000 and np.allclose(data, signal, atol=1e-4)
     # A failing write leaves the existing file untouched and no temp file behind.
-    monkeypatch.setattr(soundfile, "write", lambda *a, **k: (_ for _ in ()).throw(IOError("disk full")))
+    monkeypatch.setattr(soundfile, "write",
+                        lambda *a, **k: (_ for _ in ()).throw(IOError("disk full")))
     with pytest.raises(UserError, match=r"cannot write WAV file .*x\.wav: disk full"):
         audio.write_wav(path, np.zeros(10), 8000)
     assert sorted(os.listdir(tmp_path / "out")) == ["x.wav"]

@@ -75,3 +75,27 @@ def test_a_directory_of_inputs(recording, tmp_path, capsys):
                                                          "b_chunk_3.wav"]
     assert len([n for n in names if n.startswith("a_")]) == 7  # 10 chunks, 3 silent
     assert "Done: 13 chunk(s) processed, 3 omitted as silent, 10 written" in capsys.readouterr().out
+
+
+def test_an_undecodable_file_in_a_folder_is_skipped_with_a_warning(recording, tmp_path, capsys):
+    """As train.py does: the bad file (sorted first here) is named in a warning, the
+    good ones are chunked, the summary counts the skip, and the exit status is 0. A
+    folder of bad files only is an error naming them."""
+    path, _ = recording
+    folder = tmp_path / "takes"
+    folder.mkdir()
+    (folder / "a_broken.wav").write_bytes(b"not a wav" * 20)
+    os.rename(path, folder / "b.wav")
+    try:
+        status = chunk_audio.main(["--input_file", str(folder), "--output_dir",
+                                   str(tmp_path / "out"), "--chunk_length", "1000"])
+    except UserError as e:
+        pytest.fail(f"stopped at the bad file: {e}")
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "warning: " in out and "a_broken.wav cannot be decoded" in out
+    assert len(os.listdir(tmp_path / "out")) == 7
+    assert "7 written" in out and "1 undecodable input(s) skipped" in out
+    os.remove(folder / "b.wav")
+    with pytest.raises(UserError, match=r"a_broken.wav cannot be decoded"):
+        chunk_audio.main(["--input_file", str(folder), "--output_dir", str(tmp_path / "o2")])

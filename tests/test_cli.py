@@ -193,3 +193,29 @@ def test_a_signal_while_the_process_exits_gives_a_status_not_death_by_signal(tmp
         if child.poll() is None:
             child.send_signal(signal.SIGINT)
     assert child.wait(timeout=30) == 130
+
+
+INTERRUPTED_IMPORT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from samplernn.cli import run
+
+def main():
+    try:
+        raise KeyboardInterrupt          # Ctrl-C while an extension module initializes...
+    except KeyboardInterrupt as e:
+        raise ImportError("initialization failed") from e   # ...as TensorFlow reports it
+
+run(main)
+"""
+
+
+def test_ctrl_c_during_tensorflows_import_is_an_interruption_not_a_traceback():
+    """Seen in CI: Ctrl-C at start-up, while TensorFlow loads, surfaced as ImportError
+    ("initialization failed") with a traceback and status 1. It is a Ctrl-C: 130."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT, REPO_ROOT],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and "Interrupted." in result.stderr

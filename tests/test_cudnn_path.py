@@ -136,7 +136,8 @@ def test_projecting_inputs_ahead_or_per_step_gives_the_same_layer(rnn_type):
     inputs = tf.constant(np.random.default_rng(5).normal(size=(BATCH, TIME, INPUT_DIM)),
                          tf.float32)
     state = ahead.initial_state(BATCH)
-    for a, b in zip(tf.nest.flatten(ahead(inputs, state)), tf.nest.flatten(per_step(inputs, state))):
+    for a, b in zip(tf.nest.flatten(ahead(inputs, state)),
+                    tf.nest.flatten(per_step(inputs, state))):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=TOLERANCE, rtol=TOLERANCE)
 
 

@@ -58,6 +58,53 @@ def small_disk(path, size_kb):
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
+@contextlib.contextmanager
+def read_only_place(path):
+    """A real read-only file system at ``path``: a tmpfs remounted read-only (root
+    writes through file permissions, not through a read-only mount)."""
+    with small_disk(path, 256):
+        remounted = subprocess.run(["mount", "-o", "remount,ro", str(path)],
+                                   capture_output=True)
+        if remounted.returncode:
+            pytest.fail(f"remounting read-only failed: {remounted.stderr.decode()}")
+        yield path
+
+
+def test_a_read_only_logdir_is_one_line_naming_it(tmp_path, demo_dir):
+    """train.py --logdir_root on a read-only file system: exit 2 and one line naming
+    the folder and the flag, no traceback, before TensorFlow loads."""
+    with read_only_place(tmp_path / "ro") as place:
+        result = subprocess.run(
+            [sys.executable, "train.py", "--id", "ro", "--data_dir", demo_dir,
+             "--logdir_root", str(place / "logdir"), "--output_dir", str(tmp_path / "gen"),
+             "--config_file", "demo.config.json"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("error: --logdir_root: cannot write in ")
+    assert str(place / "logdir") in lines[0] and "Read-only file system" in lines[0]
+
+
+def test_a_read_only_output_folder_is_refused_before_the_model_loads(tmp_path, saved_model,
+                                                                     monkeypatch):
+    """generate.py --output_path into a read-only folder, and train.py --output_dir
+    there: one line naming the folder, and generate.py says it before opening the
+    checkpoint."""
+    def open_checkpoint(*args, **kwargs):
+        raise AssertionError("the checkpoint was opened before the output folder was checked")
+
+    monkeypatch.setattr(runs, "open_checkpoint", open_checkpoint)
+    with read_only_place(tmp_path / "ro") as place:
+        with pytest.raises(UserError, match=r"^--output_path: cannot write in .*ro/out "
+                                            r"\(Read-only file system\)"):
+            generate.main(["--checkpoint_path", saved_model,
+                           "--output_path", str(place / "out" / "a.wav")])
+        with pytest.raises(UserError, match=r"^--output_dir: cannot write in .*ro/gen/f "):
+            train.main(["--id", "f", "--data_dir", str(tmp_path), "--output_dir",
+                        str(place / "gen"), "--logdir_root", str(tmp_path / "logdir")])
+
+
 def fill(disk, leave_bytes):
     """Fill ``disk`` until only about ``leave_bytes`` are free."""
     free = shutil.disk_usage(disk).free - leave_bytes

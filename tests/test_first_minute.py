@@ -144,21 +144,24 @@ def test_chunk_audio_names_the_inputs_that_gave_no_chunk(tmp_path, capsys):
 
 
 def test_stale_temporaries_of_a_killed_process_are_swept_at_start(tmp_path):
-    """Left by a process of this host that no longer runs: removed. Being written by a
-    live one: kept. Another host's (a shared directory): kept until a day old, whatever
-    its process id, since that id means nothing here."""
+    """Left by a process of this host and container that no longer runs: removed.
+    Being written by a live one: kept. Another host's (a shared directory), or another
+    container's on this host (the same host name, another process-id namespace): kept
+    until a day old, whatever its process id, since that id means nothing here."""
     import train
     from samplernn import fileio
 
     generated = tmp_path / "gen" / "s"
     generated.mkdir(parents=True)
-    here = fileio.host_name()
+    here = fileio.process_space()
     dead = generated / f".tmp-samplernn-{here}@999999999-abc.wav"
     live = generated / f"{fileio.temporary_prefix()}def.wav"
     elsewhere = generated / ".tmp-samplernn-otherhost@999999999-ghi.wav"
     elsewhere_old = generated / ".tmp-samplernn-otherhost@999999999-jkl.wav"
     old_release = generated / ".tmp-samplernn-999999999-mno.wav"   # no host in the name
-    for path in (dead, live, elsewhere, elsewhere_old, old_release):
+    # A live writer in another container with host networking: its pid is not ours.
+    other_container = generated / f".tmp-samplernn-{fileio.host_name()}.ns1@999999999-pq.wav"
+    for path in (dead, live, elsewhere, elsewhere_old, old_release, other_container):
         path.write_bytes(b"x")
     two_days_ago = time.time() - 2 * 24 * 3600
     os.utime(elsewhere_old, (two_days_ago, two_days_ago))
@@ -168,3 +171,4 @@ def test_stale_temporaries_of_a_killed_process_are_swept_at_start(tmp_path):
                     "--config_file", os.path.join(REPO_ROOT, "demo.config.json")])
     assert not dead.exists() and live.exists()
     assert elsewhere.exists() and old_release.exists() and not elsewhere_old.exists()
+    assert other_container.exists()

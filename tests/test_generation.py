@@ -151,7 +151,8 @@ def test_generate_errors(checkpoint):
         generate.main(["--output_path", "x.wav", "--checkpoint_path", str(tmp / "missing")])
     other = str(tmp / "other.config.json")
     save_config(config.replace(dim=64), other)
-    with pytest.raises(UserError, match=r"does not match checkpoint .*dim: 32 in the checkpoint, 64 given now"):
+    with pytest.raises(UserError, match=r"does not match checkpoint .*dim: 32 in the "
+                                        r"checkpoint, 64 given now"):
         generate.main(base + ["--config_file", other])
     short = write_tone(str(tmp / "short.wav"), 0.01, 8000)  # 80 samples
     with pytest.raises(UserError, match="too short"):
@@ -170,7 +171,7 @@ def test_draws_follow_the_softmax(noise, should_pass):
     -log(-log u)) must fail the same test."""
     from scipy.stats import chisquare
 
-    from samplernn.sampler import draw
+    from samplernn.sample_level import draw
 
     logits = np.array([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, 1.5], np.float32)
     draws = 40_000

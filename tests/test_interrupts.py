@@ -209,3 +209,29 @@ def test_sigterm_during_export_leaves_no_staging_directory(saved_model, tmp_path
     out, err = interrupt(process, signum=signal.SIGTERM)
     assert_clean_exit(process, err, EXIT_TERMINATED)
     assert os.listdir(tmp_path / "exported") == []
+
+
+def test_a_sigkill_loses_at_most_the_time_since_the_last_timed_checkpoint(training_run):
+    """SIGKILL (as an out-of-memory kill) cannot be caught: what survives it is the last
+    checkpoint. With --checkpoint_every_minutes that one is mid-epoch, consistent, and
+    the same command resumes from it."""
+    arguments, tmp_path = training_run
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(REPO_ROOT, "train.py"),
+         *map(str, arguments + ["--num_epochs", 30, "--generate", False,
+                                "--checkpoint_every_minutes", 0.005])],
+        cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "(epoch 1, step" in line and "--checkpoint_every_minutes)" in line:
+            break
+    else:
+        raise AssertionError("no timed checkpoint was saved:\n" + "".join(lines))
+    process.kill()
+    process.wait(timeout=PROCESS_TIMEOUT_S)
+    assert process.returncode == -signal.SIGKILL
+    prefix, epochs, step = consistent_checkpoint(tmp_path, STEPS_PER_EPOCH)
+    assert epochs == 0 and 0 < step < STEPS_PER_EPOCH    # mid-epoch, not lost
+    resume_to_the_end(arguments, tmp_path, STEPS_PER_EPOCH)

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from samplernn import optimizers, precision, training
 from samplernn.data import TrainingData
-from samplernn.model import build_model, cross_entropy
+from samplernn.model import accuracy, build_model, cross_entropy
 from conftest import tiny_config, write_tone
 
 VARIANTS = [
@@ -159,6 +159,31 @@ def test_cross_entropy_and_its_gradient_equal_tensorflows_softmax_loss():
     np.testing.assert_allclose(float(ours), float(theirs), rtol=1e-6)
     np.testing.assert_allclose(tape.gradient(ours, logits).numpy(),
                                tape.gradient(theirs, logits).numpy(), atol=1e-7)
+
+
+def test_accuracy_is_argmax_accuracy_and_a_tie_is_not_a_hit_for_all():
+    """All-equal logits predict class 0 only; bfloat16 logits (where ties are common)
+    score exactly what numpy's first argmax scores, in the compiled step as well."""
+    flat = tf.zeros([1, 4, 8])
+    assert float(accuracy(flat, tf.constant([[3, 5, 7, 1]]))) == 0.0
+    assert float(accuracy(flat, tf.constant([[0, 0, 5, 1]]))) == 0.5
+    rng = np.random.default_rng(5)
+    # Logits far from 0, as a trained model's are: bfloat16 steps of 0.25 there.
+    logits = tf.cast(tf.constant(rng.normal(size=(4, 64, 256)) + 50, tf.float32), tf.bfloat16)
+    as_float = logits.numpy().astype(np.float32)
+    tied = (as_float == as_float.max(-1, keepdims=True)).sum(-1) > 1
+    assert tied.mean() > 0.05            # the case under test occurs
+    first_argmax = as_float.argmax(-1)
+    targets = np.where(rng.random(first_argmax.shape) < 0.5, first_argmax,
+                       rng.integers(0, 256, first_argmax.shape))
+    # Where tied, aim at a later class of the tie: it must not count.
+    for b, s in zip(*np.nonzero(tied)):
+        targets[b, s] = np.nonzero(as_float[b, s] == as_float[b, s].max())[0][-1]
+    expected = float(np.mean(first_argmax == targets))
+    targets = tf.constant(targets, tf.int32)
+    assert float(accuracy(logits, targets)) == pytest.approx(expected, abs=1e-6)
+    assert float(tf.function(accuracy, jit_compile=True)(logits, targets)) == pytest.approx(
+        expected, abs=1e-6)
 
 
 def test_adam_matches_keras_adam_step_by_step():

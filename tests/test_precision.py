@@ -144,6 +144,14 @@ def _trained_state(policy, seed):
     inner.iterations.assign(7 + seed)
     progress.global_step.assign(11 + seed)
     progress.complete_epoch(3)
+    # Every part of the progress distinct, as in a checkpoint saved mid-epoch.
+    progress.record_step(5 + seed, 1.5 + seed, 0.25 + seed)
+    progress.best_loss.assign(2.5 + seed)
+    progress.epochs_without_improvement.assign(1 + seed)
+    progress.train_seconds.assign(100.5 + seed)
+    if inner is not optimizer:   # float16's loss scale, away from Keras's initial one
+        optimizer.dynamic_scale.assign(2.0 ** (4 + seed))
+        optimizer.step_counter.assign(3 + seed)
     precision.set_policy(precision.FLOAT32)
     return model, optimizer, progress
 
@@ -161,11 +169,13 @@ def _restored_state(prefix, read):
 
 @pytest.mark.parametrize("written, read", [
     ("mixed_float16", "float32"), ("float32", "mixed_float16"),
-    ("mixed_float16", "mixed_bfloat16"), ("mixed_bfloat16", "mixed_float16")])
+    ("mixed_float16", "mixed_bfloat16"), ("mixed_bfloat16", "mixed_float16"),
+    ("mixed_float16", "mixed_float16"), ("float32", "float32")])
 def test_any_precision_resumes_any_other(tmp_path, written, read):
     """A checkpoint's layout does not depend on the precision: every weight, every
-    optimizer slot, the optimizer's step and the progress written under one policy
-    are read back under another."""
+    optimizer slot, the optimizer's step and every part of the progress written
+    under one policy are read back from disk under another; float16's loss scale
+    is read back when both are float16."""
     try:
         model, optimizer, progress = _trained_state(written, seed=1)
         prefix = checkpoints.make_checkpoint(model, optimizer, progress).write(
@@ -185,6 +195,12 @@ def test_any_precision_resumes_any_other(tmp_path, written, read):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     assert int(again_inner.iterations) == 8
     assert int(again_progress.epoch) == 3 and int(again_progress.global_step) == 12
+    for name in checkpoints.Progress.REQUIRED + checkpoints.Progress.OPTIONAL:
+        assert float(getattr(again_progress, name)) == float(getattr(progress, name)), name
+    assert float(again_progress.train_seconds) == 101.5    # a budget resumes where it was
+    if written == read == "mixed_float16":
+        assert float(again_optimizer.dynamic_scale) == 2.0 ** 5
+        assert int(again_optimizer.step_counter) == 4
 
 
 @pytest.mark.slow   # compiles a float16 training step: about 15 s
@@ -218,7 +234,7 @@ def test_skipped_float16_steps_still_move_the_schedule(demo_dir):
     assert int(progress.global_step) == 2 * steps          # but all were counted
     last = 2 * steps - 1
     assert result.history[1]["learning_rate"] == pytest.approx(
-        schedule.rate(1, last, schedule.fraction(last, 0.0, steps)))
+        schedule.rate(1, last, schedule.fraction(1, steps - 1, steps, 0.0)))
 
 
 def test_train_py_resumes_under_another_precision(tiny_corpus_args, tmp_path, capsys, caplog):

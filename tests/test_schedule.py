@@ -157,16 +157,18 @@ def test_a_changed_schedule_is_refused_on_resume_unless_allowed(tmp_path, demo_d
 
 def test_linear_and_cosine_span_the_planned_run():
     """Both go from the full rate to the floor over the planned length: in training
-    time when a budget is given, else in steps of --num_epochs epochs."""
+    time when a budget is given, else in --num_epochs epochs (the one in progress
+    counting its share of steps)."""
     linear = LearningRateSchedule(1.0, shape="linear", floor=0.1, planned_epochs=4)
     steps = 10   # per epoch: 40 planned
-    rates = [linear.rate(s // steps, s, linear.fraction(s, 0.0, steps)) for s in (0, 20, 40)]
-    assert rates == pytest.approx([1.0, 0.55, 0.1])
+    rates = [linear.rate(s // steps, s, linear.fraction(s // steps, s % steps, steps, 0.0))
+             for s in (0, 15, 20, 40)]
+    assert rates == pytest.approx([1.0, 0.6625, 0.55, 0.1])
     cosine = LearningRateSchedule(1.0, shape="cosine", planned_minutes=10)
-    assert [cosine.rate(0, 0, cosine.fraction(0, seconds, steps))
+    assert [cosine.rate(0, 0, cosine.fraction(0, 0, steps, seconds))
             for seconds in (0, 300, 600, 900)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
     warm = LearningRateSchedule(1.0, warmup_steps=4, shape="linear", planned_epochs=1)
-    assert warm.rate(0, 0, warm.fraction(0, 0.0, 100)) == pytest.approx(0.25)
+    assert warm.rate(0, 0, warm.fraction(0, 0, 100, 0.0)) == pytest.approx(0.25)
     assert LearningRateSchedule(1.0, shape="constant", decay_after_epochs=None).rate(
         9, 999, 0.9) == 1.0
 
@@ -238,3 +240,55 @@ def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypa
     assert training.fit(trainer, data, 100, progress, [saver], schedule=schedule,
                         max_seconds=45.0).out_of_time
     assert int(progress.global_step) == before
+
+
+def _restored_trainer(config, prefix=None):
+    """A fresh model, Adam and progress, with checkpoint ``prefix`` (if any) read from
+    disk into them, as train.py resumes."""
+    keras.utils.set_random_seed(0)
+    trainer = training.Trainer(build_model(config), optimizers.make_optimizer("adam", 0.01))
+    progress = checkpoints.Progress()
+    checkpoint = checkpoints.make_checkpoint(trainer.model, trainer.optimizer, progress)
+    if prefix:
+        checkpoints.restore(checkpoint, prefix)
+    return trainer, progress, checkpoint
+
+
+def test_a_linear_schedule_over_epochs_stays_on_its_curve_after_a_resume_at_another_batch_size(
+        tmp_path):
+    """--num_epochs 4 with a linear schedule: two epochs at batch 2, saved to disk, then
+    resumed at batch 4 (half the steps per epoch), and again with files added to the
+    corpus (more steps per epoch). Each resumed epoch ends at the rate of the run that
+    was never interrupted, and no epoch before the planned end reaches the floor."""
+    from samplernn.demo import write_demo_corpus
+
+    config = tiny_config()
+    corpus = str(tmp_path / "corpus")
+    os.makedirs(corpus)
+    write_demo_corpus(corpus, num_files=4, seconds=0.2, sample_rate=8000)
+    schedule = LearningRateSchedule(0.01, shape="linear", planned_epochs=4)
+    small_batches = TrainingData.from_directory(corpus, config, batch_size=2, num_val_batches=0)
+    trainer, progress, _ = _restored_trainer(config)
+    uninterrupted = [logs["learning_rate"] for logs in training.fit(
+        trainer, small_batches, 3, progress, schedule=schedule).history]
+    assert uninterrupted == sorted(uninterrupted, reverse=True)
+
+    trainer, progress, checkpoint = _restored_trainer(config)
+    training.fit(trainer, small_batches, 2, progress, schedule=schedule)
+    prefix = checkpoint.write(str(tmp_path / "model.ckpt-2"))
+    large_batches = TrainingData.from_directory(corpus, config, batch_size=4, num_val_batches=0)
+    assert large_batches.train_steps_per_epoch < small_batches.train_steps_per_epoch
+    trainer, progress, _ = _restored_trainer(config, prefix)
+    third = training.fit(trainer, large_batches, 3, progress, schedule=schedule).history[0]
+    assert third["learning_rate"] == pytest.approx(uninterrupted[2], rel=0.05)
+
+    more = os.path.join(corpus, "more")
+    os.makedirs(more)
+    write_demo_corpus(more, num_files=4, seconds=0.2, sample_rate=8000, seed=1)
+    grown = TrainingData.from_directory(corpus, config, batch_size=2, num_val_batches=0)
+    assert grown.train_steps_per_epoch > small_batches.train_steps_per_epoch
+    trainer, progress, _ = _restored_trainer(config, prefix)
+    resumed = [logs["learning_rate"] for logs in training.fit(
+        trainer, grown, 4, progress, schedule=schedule).history]
+    assert resumed[0] == pytest.approx(uninterrupted[2], rel=0.05)
+    assert resumed[1] > 0      # the last epoch's last step is still short of the floor

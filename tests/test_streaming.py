@@ -31,7 +31,8 @@ def run_dir(saved_model):
 def test_streaming_header_claims_the_largest_size_and_truncated_streams_read():
     header = audio.streaming_wav_header(16000)
     assert len(header) == 44 and header[:4] == b"RIFF" and header[8:16] == b"WAVEfmt "
-    riff_size, data_size = struct.unpack("<I", header[4:8])[0], struct.unpack("<I", header[40:44])[0]
+    riff_size = struct.unpack("<I", header[4:8])[0]
+    data_size = struct.unpack("<I", header[40:44])[0]
     assert riff_size == data_size + 36 and data_size % 2 == 0 and riff_size <= 0xFFFFFFFF
     assert data_size > 0xFFFFFFFF - 64
     stream = io.BytesIO()

@@ -46,7 +46,8 @@ def ckpt_epochs(run_dir):
 
 def test_train_writes_checkpoints_config_logs_and_audio(trained_run):
     tmp, out, run_dir = trained_run
-    step_lines = [line for line in out.splitlines() if line.startswith("Epoch: ") and "Step" in line]
+    step_lines = [line for line in out.splitlines()
+                  if line.startswith("Epoch: ") and "Step" in line]
     assert step_lines and all(STEP_LINE.match(line) for line in step_lines)
     assert step_lines[0].startswith("Epoch: 1/2, Step: 1/")
     assert re.search(r"Epoch: 2/2 done, Loss: [\d.]+, Accuracy: [\d.]+, Bits/sample: [\d.]+, "
@@ -55,7 +56,8 @@ def test_train_writes_checkpoints_config_logs_and_audio(trained_run):
     assert ckpt_epochs(run_dir) == [1, 2]
     saved = json.load(open(os.path.join(run_dir, "model.config.json")))
     assert saved["dim"] == 32 and saved["frame_sizes"] == [4, 16]
-    assert os.listdir(os.path.join(run_dir, "train")) and os.listdir(os.path.join(run_dir, "validation"))
+    assert os.listdir(os.path.join(run_dir, "train"))
+    assert os.listdir(os.path.join(run_dir, "validation"))
     assert sorted(os.listdir(tmp / "gen" / "t")) == ["t_e=1_1_t0.75.wav", "t_e=1_2_t0.9.wav",
                                                      "t_e=2_1_t0.75.wav", "t_e=2_2_t0.9.wav"]
 
@@ -95,7 +97,8 @@ def test_resume_from_missing_path_and_config_mismatch(setup, tmp_path):
     run("--generate", "False")
     other = str(tmp / "other.config.json")
     save_config(tiny_config(dim=48), other)
-    with pytest.raises(UserError, match=r"trained with another config \(dim: 32 in the checkpoint, 48 given now\)"):
+    with pytest.raises(UserError, match=r"trained with another config \(dim: 32 in the "
+                                        r"checkpoint, 48 given now\)"):
         train.main(["--id", "t", "--data_dir", "x", "--config_file", other,
                     "--logdir_root", str(tmp / "logdir")])
 
@@ -119,8 +122,10 @@ def test_bad_flags_are_one_line_errors(setup, capsys):
     with pytest.raises(UserError, match="data directory .* does not exist"):
         train.main(["--data_dir", str(tmp / "missing"), "--config_file",
                     str(tmp / "tiny.config.json"), "--logdir_root", str(tmp / "l2")])
-    assert train.parse_args(["--data_dir", "x", "--checkpoint_policy", "All"]).checkpoint_policy == "always"
-    assert train.parse_args(["--data_dir", "x", "--max_checkpoints", "None"]).max_checkpoints is None
+    parsed = train.parse_args(["--data_dir", "x", "--checkpoint_policy", "All"])
+    assert parsed.checkpoint_policy == "always"
+    assert train.parse_args(["--data_dir", "x", "--max_checkpoints", "None"]).max_checkpoints \
+        is None
 
 
 class FakeManager:
@@ -332,3 +337,171 @@ def save_untrained_run(id_dir):
     from conftest import save_untrained
 
     return save_untrained(id_dir.parent, tiny_config(), id_dir.name)
+
+
+def test_a_timed_checkpoint_holds_the_steps_done_mid_epoch(demo_dir, tmp_path, monkeypatch):
+    """--checkpoint_every_minutes: when a save is due mid-epoch, a checkpoint is
+    written with the steps done, their loss sums, the steps of the run and the
+    training time, and training goes on to the end of the epoch."""
+    monkeypatch.setattr(training, "READBACK_STEPS", 1)   # on_step_end after every step
+    config = tiny_config()
+    data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
+    due = {"now": False}
+    monkeypatch.setattr(training._Countdown, "due", lambda self: due["now"])
+
+    class SaveAtStepFive(callbacks.Callback):
+        def on_step_end(self, epoch, step, logs):
+            due["now"] = step == 5
+
+    model = build_model(config)
+    trainer = training.Trainer(model, optimizers.make_optimizer("adam", 1e-3))
+    progress = checkpoints.Progress()
+    checkpoint = checkpoints.make_checkpoint(model, trainer.optimizer, progress)
+    tracker = callbacks.ImprovementTracker(progress, None)
+    saver = callbacks.CheckpointSaver(checkpoints.manager(checkpoint, str(tmp_path)), 1,
+                                      "always", tracker)
+    saved = []
+
+    class ReadBack(callbacks.Callback):   # what a process killed right now would leave
+        def on_timed_save(self, epoch, step):
+            again = checkpoints.Progress()
+            checkpoints.restore(checkpoints.make_checkpoint(build_model(config), None, again),
+                                runs.latest_checkpoint(str(tmp_path), for_resuming=True))
+            saved.append((epoch, step, int(again.epoch), int(again.step),
+                          int(again.global_step), float(again.loss_sum),
+                          float(again.train_seconds)))
+
+    result = training.fit(trainer, data, 1, progress, [SaveAtStepFive(), tracker, saver,
+                                                        ReadBack()], save_every_seconds=60.0)
+    assert not result.interrupted and int(progress.epoch) == 1   # training went on
+    assert len(saved) == 1, saved                               # one save, when due
+    ((epoch, step, done, into, global_step, loss_sum, seconds),) = saved
+    assert (epoch, step, done, into, global_step) == (1, 5, 0, 5, 5)
+    assert 5 * 3.0 < loss_sum < 5 * 7.0 and seconds > 0    # five steps' losses, in nats
+
+
+def test_the_status_line_never_promises_past_the_budget_or_a_negative_time():
+    """Under --max_minutes the ETA ends with the budget; an epoch resumed into its
+    validation (no training step in this process) reports no negative time."""
+    import io
+
+    stream = io.StringIO()
+    printer = callbacks.StatisticsPrinter(100, 10 ** 9, verbose=True, stream=stream,
+                                          max_seconds=60.0)
+    step_logs = {"loss": 4.0, "accuracy": 0.1, "sec_per_step": 0.01, "train_seconds": 50.0}
+    printer.on_step_end(1, 10, step_logs)
+    printer.on_step_end(1, 20, step_logs)
+    epoch_logs = {"loss": 4.0, "accuracy": 0.1, "bits_per_sample": 5.8, "epoch_seconds": 30.0,
+                  "steps_run": 10 ** 9, "train_seconds": 50.0}
+    printer.on_epoch_end(1, epoch_logs)
+    unbudgeted = callbacks.StatisticsPrinter(3, 100, verbose=True, stream=stream)
+    unbudgeted.on_epoch_end(1, {**epoch_logs, "steps_run": 50})
+    unbudgeted.on_epoch_end(2, {**epoch_logs, "steps_run": 0, "epoch_seconds": 0.4})
+    lines = stream.getvalue().splitlines()
+    assert lines[1].endswith("ETA 0:00:10")                 # not the rest of 10^9 steps
+    assert lines[2].endswith("(30.0 sec, ETA 0:00:10)")     # not 99 more epochs
+    assert lines[3].endswith("(30.0 sec, ETA 0:02:00)")     # 2 epochs of 60 s (50 of 100 steps)
+    assert lines[4].endswith("(0.4 sec, ETA ?)")
+
+
+def test_a_budget_run_spends_its_budget_unless_told_otherwise():
+    """Early stopping's default patience is 3 for runs counted in epochs and off under
+    --max_minutes; an explicit value holds either way."""
+    base = ["--data_dir", "d"]
+    assert train.parse_args(base).early_stopping_patience == 3
+    assert train.parse_args(base + ["--max_minutes", "20"]).early_stopping_patience is None
+    assert train.parse_args(base + ["--max_minutes", "20", "--early_stopping_patience",
+                                    "5"]).early_stopping_patience == 5
+
+
+@pytest.mark.slow   # two train.py runs with compilations: about 15 s
+def test_at_the_budget_train_py_prints_the_one_command_that_trains_further(setup, caplog):
+    """A linear schedule over --max_minutes ends with one line holding the command
+    that continues it; that command trains further (no "Nothing to do", no refusal
+    of the schedule change) and then prints the next one."""
+    import logging
+    import shlex
+
+    caplog.set_level(logging.INFO, logger="samplernn")
+    run, tmp_path = setup
+    budget = ["--num_epochs", "50", "--generate", "False", "--learning_rate_schedule",
+              "linear", "--max_minutes", "0.02"]
+    run(*budget)
+    text = caplog.text
+    assert "Training finished" not in text and "Stopped: --max_minutes 0.02 of training " \
+        "time spent, after 0 epoch(s) and" in text
+    (command,) = re.findall(r"To train 0.02 minutes more: (.*)", text)
+    words = shlex.split(command)
+    assert words[:2] == ["python", "train.py"]
+    assert "--max_minutes" in words and "--allow_schedule_change" in words, command
+    assert words[words.index("--max_minutes") + 1] == "0.04"
+    assert words[words.index("--allow_schedule_change") + 1] == "True"
+    first = checkpoints.training_seconds(runs.latest_checkpoint(str(tmp_path / "logdir" / "t"),
+                                                                for_resuming=True))
+    caplog.clear()
+    assert train.main(words[2:]) == 0
+    assert "Nothing to do" not in caplog.text
+    assert "To train 0.04 minutes more: " in caplog.text
+    later = checkpoints.training_seconds(runs.latest_checkpoint(str(tmp_path / "logdir" / "t"),
+                                                                for_resuming=True))
+    assert later >= 0.04 * 60 > first
+
+
+@pytest.mark.slow   # three train.py runs: about 20 s
+def test_init_from_starts_a_new_run_from_the_source_weights_and_resumes_as_itself(
+        setup, caplog, monkeypatch):
+    """--init_from: the new run's first step starts from the source's weights exactly
+    (fresh optimizer), with the source's config, and records its source; run again,
+    it resumes itself and does not start from the source again."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="samplernn")
+    run, tmp_path = setup
+    run("--generate", "False")                                     # the source: id t
+    source = runs.latest_checkpoint(str(tmp_path / "logdir" / "t"))
+    source_config = runs.config_for_checkpoint(source)
+    expected = checkpoints.fingerprint(checkpoints.load_model(source, source_config))
+    at_start = []
+    original_fit = training.fit
+
+    def fit(trainer, *args, **kwargs):
+        at_start.append((checkpoints.fingerprint(trainer.model),
+                         int(trainer.optimizer.iterations)))
+        return original_fit(trainer, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", fit)
+    common = ["--id", "tuned", "--data_dir", str(tmp_path / "demo"), "--logdir_root",
+              str(tmp_path / "logdir"), "--batch_size", "4", "--generate", "False",
+              "--init_from", str(tmp_path / "logdir" / "t")]
+    assert train.main([*common, "--num_epochs", "1"]) == 0
+    assert at_start == [(expected, 0)]
+    assert f"Starting from the weights of {source}" in caplog.text
+    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "tuned"))
+    with open(os.path.join(run_dir, "init_from.json")) as f:
+        assert json.load(f) == {"checkpoint": os.path.abspath(source)}
+    assert runs.config_for_checkpoint(runs.latest_checkpoint(run_dir)) == source_config
+    caplog.clear()
+    assert train.main([*common, "--num_epochs", "2"]) == 0         # the same id again
+    assert "Starting from the weights" not in caplog.text
+    assert "(--init_from applies to a new run only)" in caplog.text
+    assert at_start[1][0] != expected and at_start[1][1] > 0        # its own trained state
+
+
+def test_init_from_refuses_another_architecture_before_tensorflow_work(tmp_path):
+    """A --config_file that changes the source's architecture, or a source that does not
+    exist, is one line before any model is built; the source's sample rate may change."""
+    from conftest import save_untrained
+    from samplernn.resuming import find_init_source
+
+    source_dir = save_untrained(tmp_path / "logdir", tiny_config(), "src")
+    other = str(tmp_path / "wide.config.json")
+    save_config(tiny_config(dim=48), other)
+    with pytest.raises(UserError, match=r"--config_file .*wide.config.json would change the "
+                                        r"architecture of --init_from .*dim: 32"):
+        train.main(["--data_dir", str(tmp_path), "--init_from", source_dir,
+                    "--config_file", other, "--logdir_root", str(tmp_path / "logdir")])
+    with pytest.raises(UserError, match=r"--init_from nowhere: no such checkpoint.*shipped"):
+        find_init_source("nowhere")
+    prefix, config = find_init_source(source_dir, sample_rate=16000)
+    assert config == tiny_config().replace(sample_rate=16000)
+    assert prefix == runs.latest_checkpoint(source_dir)
