@@ -17,35 +17,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# librosa's onset peak picking is compiled by numba for the host CPU; on an Intel AMX host
-# (2026-12-05, numba 0.68.1, llvmlite 0.50.0) that code crashed with a segmentation fault,
-# and code for a generic x86-64 CPU did not. The peak picking is a small part of the time.
-os.environ.setdefault("NUMBA_CPU_NAME", "generic")
-
-DECAY_SECONDS = 0.15         # how long after an onset the level is compared
-LEVEL_WINDOW_SECONDS = 0.02  # RMS window at the onset and DECAY_SECONDS later
-ONSET_HOP_SECONDS = 0.008    # time resolution of the onset detector
-MIN_ONSET_GAP_SECONDS = 0.1  # one onset per note: no second one this soon after
-
-
-def rms_db(audio: np.ndarray, start: int, length: int) -> float:
-    window = audio[start:start + length]
-    return 10 * np.log10(np.mean(np.square(window, dtype=np.float64)) + 1e-12)
+from samplernn.notes import DECAY_SECONDS, onsets_and_decay  # noqa: E402
 
 
 def note_statistics(audio: np.ndarray, sample_rate: int) -> dict:
     """Onsets per second and the median level change DECAY_SECONDS after them (dB)."""
-    import librosa
-
-    hop = int(ONSET_HOP_SECONDS * sample_rate)
-    onsets = librosa.onset.onset_detect(y=audio, sr=sample_rate, units="samples", hop_length=hop,
-                                        wait=int(MIN_ONSET_GAP_SECONDS * sample_rate / hop))
-    window = int(LEVEL_WINDOW_SECONDS * sample_rate)
-    later = int(DECAY_SECONDS * sample_rate)
-    changes = [rms_db(audio, onset + later, window) - rms_db(audio, onset, window)
-               for onset in onsets if onset + later + window <= len(audio)]
-    return {"onsets_per_second": len(onsets) / (len(audio) / sample_rate),
-            "decay_db": float(np.median(changes)) if changes else float("nan")}
+    onsets, decay = onsets_and_decay(audio, sample_rate)
+    return {"onsets_per_second": onsets, "decay_db": decay}
 
 
 def main():

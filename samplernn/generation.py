@@ -192,15 +192,20 @@ class TrainingAudioWriter:
     def _summarize(self, epoch: int, paths: list) -> None:
         import soundfile
 
-        from samplernn import plots
+        from samplernn import notes, plots
 
         rate = self.config.sample_rate
         with self.summary_writer.as_default(step=epoch):
+            if self.reference_audio is not None:   # the measures of notes, real and generated
+                for name, value in notes.measure(self.reference_audio, rate).items():
+                    tf.summary.scalar(f"notes_real/{name}", value)
             for index, (path, temperature) in enumerate(zip(paths, self.temperatures), start=1):
                 audio = soundfile.read(path, dtype="float32")[0]
                 tag = f"generated/{index}_t{temperature:g}"
                 tf.summary.audio(tag, audio[None, :, None], rate,
                                  description=f"epoch {epoch}, temperature {temperature:g}")
+                for name, value in notes.measure(audio, rate).items():
+                    tf.summary.scalar(f"notes/{index}_t{temperature:g}/{name}", value)
                 panels = {f"generated (t={temperature:g})": audio}
                 if self.reference_audio is not None:
                     panels["real (validation excerpt)"] = self.reference_audio

@@ -150,7 +150,9 @@ def test_two_workers_on_loopback_train_from_scratch_and_the_chief_writes_the_run
     results = run_two_workers(common + ["--num_epochs", "1"], str(tmp_path))
     for _, output in results:
         assert "training from scratch" in output
-    (run_dir,) = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
+    written = runs.run_dirs(str(tmp_path / "logdir" / "mw"))
+    assert len(written) == 1, written          # one run directory, the chief's
+    (run_dir,) = written
     assert sorted(f for f in os.listdir(run_dir) if f.endswith(".index")) == ["model.ckpt-1.index"]
     assert "Training run directory" in results[0][1]
     assert "Training run directory" not in results[1][1]

@@ -32,6 +32,10 @@ def test_training_logs_audio_spectrograms_scalars_and_csv(trained_run):
             "sec_per_step"} <= train_summaries["scalars"]
     assert [e.step for e in events.Tensors("loss")] == [1, 2]
     assert [e.step for e in events.Tensors("generated/2_t0.9")] == [1, 2]
+    from samplernn.notes import MEASURES   # every epoch's audio measured for notes
+    assert {f"notes/{i}_t{t}/{m}" for i, t in ((1, "0.75"), (2, "0.9")) for m in MEASURES} \
+        | {f"notes_real/{m}" for m in MEASURES} <= train_summaries["scalars"]
+    assert [e.step for e in events.Tensors("notes/1_t0.75/tonal_share")] == [1, 2]
     _, val_summaries = summaries_by_plugin(os.path.join(run_dir, "validation"))
     assert {"loss", "accuracy", "bits_per_sample", "learning_rate"} <= val_summaries["scalars"]
 

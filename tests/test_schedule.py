@@ -198,7 +198,7 @@ def test_a_resume_compares_only_the_flags_its_schedule_uses():
 
 
 @pytest.mark.slow   # three fits of a compiled model: about 10 s
-def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypatch):
+def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypatch, tmp_path):
     """A training-time budget ends training at the first step past it, inside the
     epoch, saving as Ctrl-C does; the time spent is in the progress, so a resumed
     run continues the linear schedule from where it stopped, and stops at once
@@ -229,7 +229,14 @@ def test_max_minutes_stops_mid_epoch_and_resumes_the_schedule(demo_dir, monkeypa
     assert 30.0 <= spent < 40.0
     assert float(trainer.optimizer.learning_rate) == pytest.approx(
         0.01 * (1 - (spent - 2.0) / 60.0), abs=0.01 * 3 / 60)
-    # Resumed with a larger budget: the rate continues down from there.
+    # Resumed from disk, in a fresh trainer, with a larger budget: the rate continues
+    # down from there (the training time is read back from the checkpoint).
+    prefix = checkpoints.make_checkpoint(trainer.model, trainer.optimizer, progress).write(
+        str(tmp_path / "model.ckpt-1"))
+    monkeypatch.undo()
+    trainer, progress, _ = _restored_trainer(config, prefix)
+    assert float(progress.train_seconds) == spent
+    monkeypatch.setattr(training.time, "perf_counter", fake_clock)
     again = training.fit(trainer, data, 100, progress, [saver], schedule=schedule,
                          max_seconds=45.0)
     assert again.out_of_time and float(progress.train_seconds) >= 45.0

@@ -266,10 +266,14 @@ def test_a_finished_run_says_so_before_reading_the_corpus(trained_run, caplog):
 
     caplog.set_level(logging.INFO, logger="samplernn")
     root, _, run_dir = trained_run
-    assert train.main(["--id", "t", "--data_dir", str(root / "moved-away"), "--config_file",
-                       str(root / "tiny.config.json"), "--logdir_root", str(root / "logdir"),
-                       "--output_dir", str(root / "gen"), "--batch_size", "4",
-                       "--num_epochs", "2"]) == 0
+    try:
+        status = train.main(["--id", "t", "--data_dir", str(root / "moved-away"),
+                             "--config_file", str(root / "tiny.config.json"), "--logdir_root",
+                             str(root / "logdir"), "--output_dir", str(root / "gen"),
+                             "--batch_size", "4", "--num_epochs", "2"])
+    except UserError as e:
+        pytest.fail(f"the corpus was read before the run was found finished: {e}")
+    assert status == 0
     assert "Nothing to do" in caplog.text and "has completed 2 epoch(s)" in caplog.text
     assert runs.run_dirs(str(root / "logdir" / "t")) == [run_dir]   # nothing new
 

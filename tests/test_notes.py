@@ -1,0 +1,54 @@
+"""The measures of notes: plucked notes, noise, a drone and silence tell themselves apart,
+and the verdict against a corpus says what is missing."""
+
+import numpy as np
+import pytest
+import soundfile
+
+from samplernn import notes
+from samplernn.demo import synthesize
+
+RATE = 16000
+SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def signals():
+    rng = np.random.default_rng(0)
+    t = np.arange(int(SECONDS * RATE)) / RATE
+    return {"plucked": synthesize(SECONDS, RATE, rng),
+            "other plucked": synthesize(SECONDS, RATE, np.random.default_rng(1)),
+            "noise": (0.1 * rng.standard_normal(len(t))).astype(np.float32),
+            "drone": (0.2 * sum(np.sin(2 * np.pi * f * t) for f in (220, 330, 440))
+                      ).astype(np.float32),
+            "silence": np.zeros(len(t), np.float32)}
+
+
+def test_each_measure_tells_notes_from_noise_drones_and_silence(signals):
+    measured = {name: notes.measure(audio, RATE) for name, audio in signals.items()}
+    plucked, noise, drone = measured["plucked"], measured["noise"], measured["drone"]
+    assert plucked["tonal_share"] > 0.9 and noise["tonal_share"] < 0.1
+    assert noise["median_flatness"] > 100 * plucked["median_flatness"]
+    assert plucked["onsets_per_second"] > 2 and plucked["decay_db"] < -6   # four notes a second
+    assert abs(drone["decay_db"]) < 1                                       # a drone does not fall
+    assert plucked["pitch_classes"] >= 3 and drone["pitch_classes"] <= 2
+    assert measured["silence"]["silence_share"] == 1 and plucked["silence_share"] == 0
+
+
+def test_the_verdict_against_a_corpus_names_what_is_missing(signals, tmp_path, capsys):
+    corpus = notes.corpus_medians([notes.measure(signals["plucked"], RATE)])
+    assert notes.has_notes(notes.measure(signals["other plucked"], RATE), corpus)["all"]
+    for name, missing in (("noise", "flatness like the corpus"),
+                          ("drone", "onsets that decay"), ("silence", "little silence")):
+        checks = notes.has_notes(notes.measure(signals[name], RATE), corpus)
+        assert not checks["all"] and not checks[missing], name
+    (tmp_path / "corpus").mkdir()
+    soundfile.write(str(tmp_path / "corpus" / "a.wav"), signals["plucked"], RATE)
+    for name in ("other plucked", "noise"):
+        soundfile.write(str(tmp_path / f"{name}.wav"), signals[name], RATE)
+    assert notes.main([str(tmp_path / "other plucked.wav"), str(tmp_path / "noise.wav"),
+                       "--corpus", str(tmp_path / "corpus")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].lstrip().startswith("corpus median")
+    assert lines[2].endswith("has notes like its corpus")
+    assert "missing: flatness like the corpus" in lines[3]
