@@ -144,11 +144,6 @@ def check_flags(args) -> None:
         # Workers would decide at different moments and wait for each other forever.
         raise UserError("--max_minutes does not work with --strategy multi_worker; use "
                         "--num_epochs")
-    if args.checkpoint_every_minutes is not None and args.checkpoint_every_minutes <= 0:
-        raise UserError(f"--checkpoint_every_minutes must be positive or None, got "
-                        f"{args.checkpoint_every_minutes}")
-    if args.strategy == "multi_worker":   # the same reason: saves are collective there
-        args.checkpoint_every_minutes = None
 
 
 def main(argv=None):
@@ -245,8 +240,10 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
                               "(further signals are ignored until it is written)")
     tracker = ImprovementTracker(progress, args.early_stopping_patience)
     max_seconds = SECONDS_PER_MINUTE * args.max_minutes if args.max_minutes else None
+    # Not across workers: saves are collective there, and each would decide on its own clock.
     save_every = (SECONDS_PER_MINUTE * args.checkpoint_every_minutes
-                  if args.checkpoint_every_minutes else None)
+                  if args.checkpoint_every_minutes and args.strategy != "multi_worker"
+                  else None)
 
     def fit(callbacks):
         return training.fit(trainer, data, args.num_epochs, progress, callbacks,

@@ -67,11 +67,11 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _is_stale(path: str, match) -> bool:
+def _is_stale(path: str, match, here: str) -> bool:
     """Whether the temporary ``path`` (its name matched by ``_OURS``) was left by a
-    process that is gone: one of this process space that no longer runs, or, for
-    another host's or container's, one untouched for STALE_AFTER_SECONDS."""
-    if match.group("host") == process_space():
+    process that is gone: one of this process space (``here``) that no longer runs, or,
+    for another host's or container's, one untouched for STALE_AFTER_SECONDS."""
+    if match.group("host") == here:
         return not _process_exists(int(match.group("pid")))
     try:
         return time.time() - os.path.getmtime(path) > STALE_AFTER_SECONDS
@@ -87,10 +87,11 @@ def remove_stale_temporaries(directory: str) -> list:
         names = os.listdir(directory)
     except OSError:
         return removed
+    here = process_space()
     for name in names:
         match = _OURS.match(name)
         path = os.path.join(directory, name)
-        if not match or not _is_stale(path, match):
+        if not match or not _is_stale(path, match, here):
             continue
         if os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)

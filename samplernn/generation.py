@@ -164,6 +164,7 @@ class TrainingAudioWriter:
                              if self.num_files else [])
         self.seed_classes = load_seed(seed_file, config, seed_offset) if seed_file else None
         self.summary_writer, self.reference_audio = summary_writer, reference_audio
+        self._reference_notes = None   # samplernn.notes.measure of reference_audio
         self.interrupt, self.precision = interrupt, precision
         self.sampler = None
 
@@ -197,7 +198,9 @@ class TrainingAudioWriter:
         rate = self.config.sample_rate
         with self.summary_writer.as_default(step=epoch):
             if self.reference_audio is not None:   # the measures of notes, real and generated
-                for name, value in notes.measure(self.reference_audio, rate).items():
+                if self._reference_notes is None:    # the excerpt never changes: measured once
+                    self._reference_notes = notes.measure(self.reference_audio, rate)
+                for name, value in self._reference_notes.items():
                     tf.summary.scalar(f"notes_real/{name}", value)
             for index, (path, temperature) in enumerate(zip(paths, self.temperatures), start=1):
                 audio = soundfile.read(path, dtype="float32")[0]

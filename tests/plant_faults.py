@@ -98,7 +98,7 @@ FAULTS = [
           ("tests/test_streaming.py::test_closing_playback_on_a_stalled_device_gives_up_in_"
            "bounded_time",)),
     Fault("sweep-ignores-host", "samplernn/fileio.py",
-          '    if match.group("host") == process_space():\n',
+          '    if match.group("host") == here:\n',
           "    if True:\n",
           ("tests/test_first_minute.py::test_stale_temporaries_of_a_killed_process_are_swept_"
            "at_start",)),
@@ -183,7 +183,7 @@ FAULTS = [
           "            pass\n",
           ("tests/test_precision.py::test_any_precision_resumes_any_other",)),
     Fault("sweep-by-host-name-only", "samplernn/fileio.py",
-          '    if match.group("host") == process_space():\n',
+          '    if match.group("host") == here:\n',
           '    if (match.group("host") or "").split(".ns")[0] == host_name():\n',
           ("tests/test_first_minute.py::test_stale_temporaries_of_a_killed_process_are_swept_"
            "at_start",)),
