@@ -230,6 +230,18 @@ FAULTS = [
           '                              and generated["decay_db"] <= DECAYING_DB),\n',
           "                              ),\n",
           ("tests/test_notes.py::test_the_verdict_against_a_corpus_names_what_is_missing",)),
+    Fault("init-from-weights-not-loaded", "train.py",
+          "        checkpoints.restore(checkpoints.make_checkpoint(model), init_prefix)\n",
+          "        pass\n",
+          ("tests/test_train.py::test_init_from_starts_a_new_run_from_the_source_weights_and_"
+           "resumes_as_itself",)),
+    Fault("init-from-takes-any-architecture", "samplernn/resuming.py",
+          '            raise UserError(f"--config_file {config_file} would change the '
+          'architecture of "\n',
+          "            if False: raise UserError(f\"--config_file {config_file} would change the "
+          "architecture of \"\n",
+          ("tests/test_train.py::test_init_from_refuses_another_architecture_before_tensorflow_"
+           "work",)),
     Fault("chunking-stops-at-a-bad-file", "chunk_audio.py",
           "            if len(inputs) == 1:\n                raise\n",
           "            raise\n",
