@@ -296,7 +296,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
         log.info("Stopped: --max_minutes %g of training time spent, after %d epoch(s)%s; "
                  "checkpoints are in %s", args.max_minutes, epochs, partial, run_dir)
         log.info("To train %g minutes more: %s", args.max_minutes,
-                 continue_command(args, learning_rate_schedule))
+                 continue_command(args, learning_rate_schedule, progress.train_seconds))
         return 0
     if result.stopped_early:
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
@@ -306,14 +306,19 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     return 0
 
 
-def continue_command(args, learning_rate_schedule) -> str:
-    """The train.py command that trains a budget run further: the same flags with
-    twice the --max_minutes, and --allow_schedule_change True where the schedule
-    spans the budget (its length is then a changed flag)."""
+def continue_command(args, learning_rate_schedule, trained_seconds: float) -> str:
+    """The train.py command that trains a budget run ``args.max_minutes`` further: the
+    same flags with --max_minutes raised to the minutes already trained (which the
+    last step may have taken past the budget) plus that much again, and
+    --allow_schedule_change True where the schedule spans the budget (its length is
+    then a changed flag)."""
+    import math
     import shlex
 
+    trained_minutes = trained_seconds / SECONDS_PER_MINUTE
+    budget = math.ceil((trained_minutes + args.max_minutes) * 100) / 100  # to 0.01 min
     words = list(args.command_line)
-    for flag, value in (("--max_minutes", f"{2 * args.max_minutes:g}"),
+    for flag, value in (("--max_minutes", f"{budget:g}"),
                         ("--allow_schedule_change", "True")):
         if flag == "--allow_schedule_change" and not learning_rate_schedule.spans_the_run():
             continue
@@ -346,7 +351,7 @@ def finished(args, resume_prefix: str) -> bool:
     if args.max_minutes and spent >= SECONDS_PER_MINUTE * args.max_minutes:
         log.info("Nothing to do: %s has trained for %.1f minutes and --max_minutes is %g. "
                  "To train further: %s", resume_prefix, spent / SECONDS_PER_MINUTE,
-                 args.max_minutes, continue_command(args, schedule_of(args)))
+                 args.max_minutes, continue_command(args, schedule_of(args), spent))
         return True
     return False
 

@@ -216,6 +216,12 @@ FAULTS = [
           '        if flag == "--allow_schedule_change":\n',
           ("tests/test_train.py::test_at_the_budget_train_py_prints_the_one_command_that_"
            "trains_further",)),
+    Fault("continue-budget-doubled", "train.py",
+          "    budget = math.ceil((trained_minutes + args.max_minutes) * 100) / 100"
+          "  # to 0.01 min\n",
+          "    budget = 2 * args.max_minutes\n",
+          ("tests/test_train.py::test_at_the_budget_train_py_prints_the_one_command_that_"
+           "trains_further",)),
     Fault("runs-imports-checkpoints", "samplernn/runs.py",
           "    prefix: str\n    config: ModelConfig\n",
           "    prefix: str\n    config: ModelConfig\n\n    def load_model(self):\n"
