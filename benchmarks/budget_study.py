@@ -10,7 +10,13 @@
         --output benchmarks/learning/budget_all.csv benchmarks/learning/budget_1core.csv
 
 Each ``--corpus NAME=DIR`` names a directory holding ``train/`` (the training
-files) and ``held/`` (files never trained on). For every corpus, model config
+files) and ``held/`` (files never trained on). Each ``--model NAME=CONFIG`` trains
+from scratch; ``--model NAME=init:SOURCE`` fine-tunes SOURCE (a shipped model's
+name or a checkpoint: ``train.py --init_from``), e.g. with a fine-tuning recipe:
+
+    python benchmarks/budget_study.py --corpus drascula=/tmp/base/drascula-music \
+        --model ft128=init:base128 --recipe "--batch_size 8 --learning_rate 0.001 ..." ...
+ For every corpus, model config
 and budget, one ``python train.py`` runs in a fresh process with README's
 recommended recipe (RECIPE, changeable with ``--recipe``) and ``--max_minutes``
 set to the budget, so its learning rate decays over that budget; then
@@ -88,6 +94,16 @@ def train_in(argv: list, cgroup: str):
         raise SystemExit(f"train.py failed ({process.returncode}):\n{output[-4000:]}")
 
 
+INIT_PREFIX = "init:"   # --model NAME=init:SOURCE fine-tunes SOURCE
+
+
+def model_flags(model: str) -> list:
+    """train.py's flags for a ``--model`` value: a config file, or ``init:SOURCE``."""
+    if model.startswith(INIT_PREFIX):
+        return ["--init_from", model[len(INIT_PREFIX):]]
+    return ["--config_file", model]
+
+
 def run_one(corpus_dir: str, config: str, minutes: float, recipe: str, cpus: str,
             workdir: str, cgroup: str = None) -> dict:
     """Train under the budget, score on held/: the CSV row's measured fields.
@@ -96,7 +112,7 @@ def run_one(corpus_dir: str, config: str, minutes: float, recipe: str, cpus: str
     """
     prefix = ["taskset", "-c", cpus] if cpus else []
     train_in([*prefix, sys.executable, os.path.join(REPO_ROOT, "train.py"), "--id", "study",
-              "--data_dir", os.path.join(corpus_dir, "train"), "--config_file", config,
+              "--data_dir", os.path.join(corpus_dir, "train"), *model_flags(config),
               "--logdir_root", workdir, "--output_dir", workdir, "--max_minutes", str(minutes),
               *recipe.split(), *STUDY_FLAGS.split()], cgroup)
     score = subprocess.run([*prefix, sys.executable, os.path.join(REPO_ROOT, "evaluate.py"),
@@ -182,7 +198,7 @@ def main():
     parser.add_argument("--corpus", type=named, action="append", default=[],
                         help="NAME=DIR, DIR holding train/ and held/")
     parser.add_argument("--model", type=named, action="append", default=[],
-                        help="NAME=CONFIG_FILE")
+                        help="NAME=CONFIG_FILE, or NAME=init:SOURCE to fine-tune SOURCE")
     parser.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 20])
     parser.add_argument("--recipe", default=RECIPE, help="train.py's flags besides the study's")
     parser.add_argument("--cpus", default=None, help="run under taskset -c CPUS")

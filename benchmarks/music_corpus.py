@@ -1,21 +1,25 @@
-"""Rebuild a real-music corpus of the learning study from a Debian package.
+"""Rebuild a real-music corpus of the learning studies from Debian packages.
 
     python benchmarks/music_corpus.py ./music_corpus
     python benchmarks/music_corpus.py ./drascula_corpus --package drascula-music
+    python benchmarks/music_corpus.py ./guitar_corpus --package fretsonfire-guitar
 
-Downloads one of PACKAGES with ``apt-get download`` (no root needed), or
-takes an already downloaded ``--deb``, unpacks its Ogg Vorbis tracks and cuts
-them into 16 kHz mono clips of 8 s: the first clip of each track starts
-SKIP_SECONDS in (past fade-ins), later ones every CLIP_STRIDE_SECONDS, taken
-round-robin over the tracks in name order until ``--clips`` are written, so
-the corpus mixes every track and is the same on every machine. The audio is
-not committed to the repository: this script is how to get it.
+Downloads the packages of one of SOURCES with ``apt-get download`` (no root
+needed), or takes already downloaded ``--deb`` files, unpacks their tracks (Ogg
+Vorbis, Opus or MP3) and cuts them into 16 kHz mono clips of 8 s: the first clip
+of each track starts SKIP_SECONDS in (past fade-ins), later ones every
+CLIP_STRIDE_SECONDS, taken round-robin over the tracks in name order until
+``--clips`` are written, so the corpus mixes every track and is the same on
+every machine. The audio is not committed to the repository: this script is how
+to get it. (benchmarks/base_model.py cuts the base model's corpus with the same
+functions.)
 
 With train.py's default ``--num_val_batches 1`` and ``--batch_size 16``, the
 64 default clips split into 48 for training and 16 for validation.
 """
 
 import argparse
+import dataclasses
 import glob
 import hashlib
 import os
@@ -25,14 +29,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# The packages the study uses: name -> what the music is.
-PACKAGES = {
-    "wesnoth-1.16-music": "the orchestral soundtrack of The Battle for Wesnoth (GPL-2+, "
-                          "about 150 MB)",
-    "drascula-music": "the soundtrack of the adventure game Drascula: The Vampire Strikes "
-                      "Back (a BSD-like licence, about 36 MB)",
-}
-DEFAULT_PACKAGE = "wesnoth-1.16-music"
+
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 8.0
 SKIP_SECONDS = 10.0
@@ -40,8 +37,52 @@ CLIP_STRIDE_SECONDS = 30.0
 DEFAULT_CLIPS = 64
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Recorded music in Debian: the packages that hold it, what it is, its licence
+    (from the packages' debian/copyright and the tracks' own licence files)."""
+    packages: tuple
+    what: str
+    licence: str
+    only: str = None   # take only the tracks with this file name (stems of a song)
+    stride: float = CLIP_STRIDE_SECONDS   # seconds from one clip's start to the next's
+
+
+SOURCES = {
+    "wesnoth-1.16-music": Source(
+        ("wesnoth-1.16-music",), "the orchestral soundtrack of The Battle for Wesnoth "
+        "(about 150 MB)", "GPL-2+"),
+    "drascula-music": Source(
+        ("drascula-music",), "the soundtrack of the adventure game Drascula: The Vampire "
+        "Strikes Back (about 36 MB)", "BSD-like (Drascula licence)"),
+    "colobot-common-sounds": Source(
+        ("colobot-common-sounds",), "the soundtrack of the programming game Colobot "
+        "(electronic and orchestral, about 60 MB)", "GPL-3+"),
+    "warzone2100-music": Source(
+        ("warzone2100-music",), "the soundtracks of the strategy game Warzone 2100 (the "
+        "original, legacy and Aftermath albums, Opus, about 85 MB)",
+        "GPL-2+ (Aftermath album: CC BY-SA 3.0 or GPL-2+)"),
+    "asc-music": Source(
+        ("asc-music",), "the soundtrack of Advanced Strategic Command (three MP3 tracks, "
+        "about 10 MB)", "GPL-2+"),
+    "fretsonfire-guitar": Source(
+        ("fretsonfire-songs-muldjord", "fretsonfire-songs-sectoid"), "a solo instrument: "
+        "the lead-guitar stems (guitar.ogg) of the Frets on Fire song packs by El Senator "
+        "(muldjord) and Carlos Viola Iborra (sectoid), electric guitar alone",
+        "CC BY-SA 3.0 (muldjord), Expat (sectoid)", only="guitar.ogg",
+        stride=CLIP_SECONDS * 2),   # eight songs: 30 s apart would give under 64 clips
+}
+AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3")
+STEM_NAMES = ("guitar", "song", "rhythm", "drums")   # the parts of a Frets on Fire song
+DEFAULT_PACKAGE = "wesnoth-1.16-music"
+
+
 def download(package: str, directory: str) -> str:
-    """``apt-get download package`` into ``directory``: the .deb's path."""
+    """``apt-get download package`` into ``directory`` (unless a .deb of it is there
+    already): the .deb's path."""
+    found = glob.glob(os.path.join(directory, f"{package}_*.deb"))
+    if found:
+        return found[0]
     try:
         subprocess.run(["apt-get", "download", package], cwd=directory, check=True,
                        capture_output=True, text=True)
@@ -53,29 +94,48 @@ def download(package: str, directory: str) -> str:
     return deb
 
 
-def tracks(deb: str, directory: str) -> list:
-    """Unpack ``deb`` into ``directory``: its distinct .ogg files, in name order.
+def tracks(debs: list, directory: str, only: str = None) -> list:
+    """Unpack ``debs`` into ``directory``: their distinct audio files (named ``only``,
+    if given), in name order.
 
     A package may hold one track under several paths (drascula-music has a copy
-    per language): each content is taken once.
+    per language): each content is taken once. Stems that share a file name
+    (``guitar.ogg`` of every song) are ordered by their song's folder.
     """
-    subprocess.run(["dpkg-deb", "-x", deb, directory], check=True)
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", deb, directory], check=True)
     distinct = {}
-    for path in sorted(glob.glob(os.path.join(directory, "**", "*.ogg"), recursive=True)):
+    for path in sorted(glob.glob(os.path.join(directory, "**", "*"), recursive=True)):
+        if not path.lower().endswith(AUDIO_EXTENSIONS) or \
+                (only and os.path.basename(path) != only):
+            continue
         with open(path, "rb") as f:
             distinct.setdefault(hashlib.sha256(f.read()).hexdigest(), path)
-    return sorted(distinct.values(), key=os.path.basename)
+    return sorted(distinct.values(),
+                  key=lambda path: track_name(path) if only else os.path.basename(path))
 
 
-def clip_starts(duration: float):
+def track_name(path: str) -> str:
+    """A track's name in clip file names: its file name without extension, or its
+    song folder's name for a stem (``.../Metal madness/guitar.ogg`` -> ``metal_madness``)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if stem in STEM_NAMES:
+        return os.path.basename(os.path.dirname(path)).replace(" ", "_").lower()
+    return stem
+
+
+def clip_starts(duration: float, stride: float = CLIP_STRIDE_SECONDS):
     """Start times (s) of the clips cut from a track of ``duration`` seconds."""
     start = SKIP_SECONDS
     while start + CLIP_SECONDS <= duration:
         yield start
-        start += CLIP_STRIDE_SECONDS
+        start += stride
 
 
-def write_clips(paths: list, output_dir: str, count: int) -> int:
+def write_clips(paths: list, output_dir: str, count: int, stride: float = CLIP_STRIDE_SECONDS,
+                label: str = "") -> int:
+    """Cut up to ``count`` clips round-robin over the tracks ``paths`` into
+    ``output_dir`` as ``NNN[_label]_<track>_<start>s.wav``: the number of clips written."""
     import librosa
     import numpy as np
     import soundfile
@@ -85,11 +145,16 @@ def write_clips(paths: list, output_dir: str, count: int) -> int:
     os.makedirs(output_dir, exist_ok=True)
     pending = []   # per track: its remaining clips, (audio at SAMPLE_RATE, start)
     for path in paths:
-        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        try:
+            audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        except soundfile.LibsndfileError:   # an MP3 that this libsndfile cannot read
+            audio, rate = librosa.load(path, sr=None, mono=False)
+            audio = np.atleast_2d(audio).T
         mono = librosa.resample(audio.mean(axis=1), orig_sr=rate, target_sr=SAMPLE_RATE)
-        starts = list(clip_starts(len(mono) / SAMPLE_RATE))
-        pending.append([(os.path.basename(path), mono, s) for s in starts])
+        starts = list(clip_starts(len(mono) / SAMPLE_RATE, stride))
+        pending.append([(track_name(path), mono, s) for s in starts])
     written = 0
+    digits = max(3, len(str(count - 1)))
     while written < count and any(pending):
         for clips in pending:
             if clips and written < count:
@@ -97,8 +162,8 @@ def write_clips(paths: list, output_dir: str, count: int) -> int:
                 first = int(start * SAMPLE_RATE)
                 clip = mono[first:first + int(CLIP_SECONDS * SAMPLE_RATE)]
                 clip = clip / max(1e-6, float(np.max(np.abs(clip))))   # peak-normalized
-                stem = os.path.splitext(name)[0]
-                write_wav(os.path.join(output_dir, f"{written:03d}_{stem}_{int(start)}s.wav"),
+                prefix = f"{written:0{digits}d}" + (f"_{label}" if label else "")
+                write_wav(os.path.join(output_dir, f"{prefix}_{name}_{int(start)}s.wav"),
                           clip, SAMPLE_RATE)
                 written += 1
     return written
@@ -109,19 +174,23 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir")
     parser.add_argument("--clips", type=int, default=DEFAULT_CLIPS)
-    parser.add_argument("--package", choices=sorted(PACKAGES), default=DEFAULT_PACKAGE,
-                        help="the Debian package whose music to cut: " + "; ".join(
-                            f"{name}: {what}" for name, what in sorted(PACKAGES.items())))
-    parser.add_argument("--deb", help="an already downloaded .deb of --package")
+    parser.add_argument("--package", choices=sorted(SOURCES), default=DEFAULT_PACKAGE,
+                        help="the music to cut: " + "; ".join(
+                            f"{name}: {source.what} ({source.licence})"
+                            for name, source in sorted(SOURCES.items())))
+    parser.add_argument("--deb", action="append",
+                        help="an already downloaded .deb of --package (once per package)")
     args = parser.parse_args()
+    source = SOURCES[args.package]
     with tempfile.TemporaryDirectory(prefix="samplernn-music-") as work:
-        deb = args.deb or download(args.package, work)
-        paths = tracks(deb, os.path.join(work, "unpacked"))
+        debs = args.deb or [download(package, work) for package in source.packages]
+        paths = tracks(debs, os.path.join(work, "unpacked"), source.only)
         if not paths:
-            raise SystemExit(f"error: no .ogg files in {deb}")
-        written = write_clips(paths, args.output_dir, args.clips)
+            raise SystemExit(f"error: no audio tracks in {', '.join(debs)}")
+        written = write_clips(paths, args.output_dir, args.clips, source.stride)
     print(f"Wrote {written} clips of {CLIP_SECONDS:g} s at {SAMPLE_RATE} Hz from "
-          f"{len(paths)} tracks of {os.path.basename(deb)} to {args.output_dir}")
+          f"{len(paths)} tracks of {', '.join(map(os.path.basename, debs))} to "
+          f"{args.output_dir}")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ Per file (mono float audio in [-1, 1], any sample rate):
   least MIN_PITCH_SHARE of the tonal frames.
 
 :func:`has_notes` compares a generated file with its corpus's medians: flatness within
-FLATNESS_RATIO of the corpus's, at least ONSET_RATIO of its onset rate with a falling
-level after them, at least MIN_PITCH_CLASSES pitch classes, and under MAX_SILENCE_SHARE
-silence. TensorBoard shows the measures of every epoch's audio under ``notes/``
+FLATNESS_RATIO of the corpus's, at least ONSET_RATIO of its onset rate with the level
+after them falling at least DECAY_SHARE as far as the corpus's does (a corpus whose
+level does not fall after its onsets asks no fall), at least MIN_PITCH_CLASSES pitch
+classes, and under MAX_SILENCE_SHARE silence. TensorBoard shows the measures of every epoch's audio under ``notes/``
 (:class:`samplernn.generation.TrainingAudioWriter`).
 """
 
@@ -48,7 +49,7 @@ PITCH_CLASSES = 12
 # What "has notes like its corpus" asks of a generated file (issue #38).
 FLATNESS_RATIO = 3.0           # median flatness within 3x of the corpus's, either way
 ONSET_RATIO = 0.4              # at least 0.4x the corpus's onsets per second...
-DECAYING_DB = -1.0             # ...after which the level falls by at least this much
+DECAY_SHARE = 0.5              # ...after which the level falls at least half the corpus's
 MIN_PITCH_CLASSES = 3
 MAX_SILENCE_SHARE = 0.3
 MEASURES = ("silence_share", "median_flatness", "tonal_share", "onsets_per_second",
@@ -117,7 +118,8 @@ def has_notes(generated: dict, corpus: dict) -> dict:
         "flatness like the corpus": 1 / FLATNESS_RATIO <= flatness_ratio <= FLATNESS_RATIO,
         "onsets that decay": (generated["onsets_per_second"]
                               >= ONSET_RATIO * corpus["onsets_per_second"]
-                              and generated["decay_db"] <= DECAYING_DB),
+                              and generated["decay_db"]
+                              <= DECAY_SHARE * min(corpus["decay_db"], 0.0)),
         "pitch variety": generated["pitch_classes"] >= MIN_PITCH_CLASSES,
         "little silence": generated["silence_share"] < MAX_SILENCE_SHARE,
     }

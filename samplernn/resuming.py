@@ -25,17 +25,6 @@ from samplernn.schedule import LearningRateSchedule
 log = logging.getLogger("samplernn")
 PRECISION_FILE = "precision.json"    # {"policy": "mixed_float16"}, beside the checkpoints
 INIT_FILE = "init_from.json"         # {"checkpoint": prefix}: what a run's weights started as
-# Models shipped with the project: models/<name>/ holds a run directory's checkpoint.
-SHIPPED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                  "models")
-
-
-def shipped_models() -> list:
-    """The names of the models shipped in SHIPPED_MODELS_DIR."""
-    if not os.path.isdir(SHIPPED_MODELS_DIR):
-        return []
-    return sorted(name for name in os.listdir(SHIPPED_MODELS_DIR)
-                  if runs.latest_checkpoint(os.path.join(SHIPPED_MODELS_DIR, name)))
 
 
 def find_init_source(init_from: str, config_file: str = None, sample_rate: int = None):
@@ -43,15 +32,12 @@ def find_init_source(init_from: str, config_file: str = None, sample_rate: int =
     directory, or the name of a shipped model; the config is the source's (at
     ``sample_rate`` if given). A ``config_file`` given as well must not change the
     architecture: that is an error naming the differing keys."""
-    path = init_from
-    if not os.path.exists(path) and not os.path.exists(path + ".index") \
-            and init_from in shipped_models():
-        path = os.path.join(SHIPPED_MODELS_DIR, init_from)
-    if not os.path.exists(path) and not os.path.exists(path + ".index"):
-        names = ", ".join(shipped_models()) or "none yet"
+    if not os.path.exists(init_from) and not os.path.exists(init_from + ".index") \
+            and init_from not in runs.shipped_models():
+        names = ", ".join(runs.shipped_models()) or "none yet"
         raise UserError(f"--init_from {init_from}: no such checkpoint, run or id directory, "
                         f"nor a shipped model (shipped: {names})")
-    prefix = runs.resolve_checkpoint(path, "--init_from")
+    prefix = runs.resolve_checkpoint(init_from, "--init_from")
     source = runs.config_for_checkpoint(prefix)
     if config_file is not None:
         given = load_config(config_file)

@@ -41,6 +41,10 @@ INTERRUPTED_NAME = "interrupted.ckpt"     # Best policy: the state saved on a st
 SCHEDULE_FILE = "learning_rate.json"
 _CHECKPOINT_EPOCH = re.compile(r"\.ckpt-(\d+)$")
 _RECORDED = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
+# Models shipped with the project: models/<name>/ holds a checkpoint (weights only), its
+# config.json and a model card; every script that takes a checkpoint takes the name.
+SHIPPED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  "models")
 
 
 # ------------------------------------------------------------ run directories
@@ -168,17 +172,30 @@ def latest_checkpoint(path: str, for_resuming: bool = False):
     return None
 
 
+def shipped_models() -> list:
+    """The names of the models shipped in SHIPPED_MODELS_DIR (``models/<name>/``)."""
+    if not os.path.isdir(SHIPPED_MODELS_DIR):
+        return []
+    return sorted(name for name in os.listdir(SHIPPED_MODELS_DIR)
+                  if latest_checkpoint(os.path.join(SHIPPED_MODELS_DIR, name)))
+
+
 def resolve_checkpoint(path: str, flag: str = "--checkpoint_path",
                        for_resuming: bool = False) -> str:
-    """Like :func:`latest_checkpoint`, but a clear error when there is none."""
+    """Like :func:`latest_checkpoint`, but a clear error when there is none. A ``path``
+    that does not exist but names a shipped model (``base128``) is that model."""
+    if path and not os.path.exists(path) and not is_checkpoint(path) \
+            and path in shipped_models():
+        path = os.path.join(SHIPPED_MODELS_DIR, path)
     found = latest_checkpoint(path, for_resuming) if path else None
     if found is None:
         interrupted = latest_checkpoint(path, for_resuming=True) if path else None
         hint = (f" (only the state saved when a run was stopped, {interrupted}, which "
                 f"can be passed as it is)" if interrupted else "")
+        shipped = ", ".join(shipped_models()) or "none"
         raise UserError(f"no checkpoint found at {path} ({flag}){hint}; pass a checkpoint "
                         f"such as logdir/<id>/<run>/{CHECKPOINT_NAME}-<epoch>, a run "
-                        f"directory or an id directory")
+                        f"directory, an id directory or a shipped model ({shipped})")
     return found
 
 

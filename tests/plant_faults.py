@@ -222,6 +222,10 @@ FAULTS = [
           "    budget = 2 * args.max_minutes\n",
           ("tests/test_train.py::test_at_the_budget_train_py_prints_the_one_command_that_"
            "trains_further",)),
+    Fault("shipped-name-unknown", "samplernn/runs.py",
+          "            and path in shipped_models():\n",
+          "            and False:\n",
+          ("tests/test_shipped.py::test_a_shipped_name_is_a_checkpoint_for_every_script",)),
     Fault("runs-imports-checkpoints", "samplernn/runs.py",
           "    prefix: str\n    config: ModelConfig\n",
           "    prefix: str\n    config: ModelConfig\n\n    def load_model(self):\n"
@@ -233,9 +237,14 @@ FAULTS = [
           "--num_epoch 6 --batch_size 8",
           ("tests/test_docs.py::test_every_documented_command_uses_real_flags_and_files",)),
     Fault("notes-ignore-the-decay", "samplernn/notes.py",
-          '                              and generated["decay_db"] <= DECAYING_DB),\n',
+          '                              and generated["decay_db"]\n'
+          '                              <= DECAY_SHARE * min(corpus["decay_db"], 0.0)),\n',
           "                              ),\n",
           ("tests/test_notes.py::test_the_verdict_against_a_corpus_names_what_is_missing",)),
+    Fault("notes-absolute-decay", "samplernn/notes.py",
+          '                              <= DECAY_SHARE * min(corpus["decay_db"], 0.0)),\n',
+          "                              <= -1.0),\n",
+          ("tests/test_notes.py::test_the_decay_asked_is_relative_to_the_corpus",)),
     Fault("init-from-weights-not-loaded", "train.py",
           "        checkpoints.restore(checkpoints.make_checkpoint(model), init_prefix)\n",
           "        pass\n",

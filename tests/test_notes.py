@@ -52,3 +52,19 @@ def test_the_verdict_against_a_corpus_names_what_is_missing(signals, tmp_path, c
     assert lines[1].lstrip().startswith("corpus median")
     assert lines[2].endswith("has notes like its corpus")
     assert "missing: flatness like the corpus" in lines[3]
+
+
+def test_the_decay_asked_is_relative_to_the_corpus():
+    """Music whose notes overlap falls little after an onset (the wesnoth held-out clips'
+    median is -0.4 dB): a generated file falling most of that has decaying onsets, one
+    that does not fall has none, and a corpus of struck notes asks a real fall."""
+    def decaying(generated_db, corpus_db):
+        corpus = {"median_flatness": 0.01, "onsets_per_second": 4.0, "decay_db": corpus_db,
+                  "pitch_classes": 6.0, "silence_share": 0.0}
+        generated = dict(corpus, decay_db=generated_db)
+        return notes.has_notes(generated, corpus)["onsets that decay"]
+
+    assert decaying(-0.3, corpus_db=-0.4)
+    assert not decaying(0.05, corpus_db=-0.4)
+    assert not decaying(-3.0, corpus_db=-8.0) and decaying(-5.0, corpus_db=-8.0)
+    assert not decaying(0.5, corpus_db=0.2) and decaying(-0.1, corpus_db=0.2)
