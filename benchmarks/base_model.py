@@ -16,7 +16,8 @@ corpus
     MINUTES_PER_SOURCE minutes of consecutive clips to ``WORK/train`` (numbered per
     source, so that the sources interleave in name order). HELD_OUT_SOURCES, which
     the base never hears, get the studies' 64-clip corpora in ``WORK/<source>``
-    (their last 16 clips are what every study scores).
+    with ``train/`` and ``held/`` folders of links for the studies (the last 16
+    clips are what every study scores).
 train
     ``train.py`` on ``WORK/train`` with README's from-scratch recipe over
     ``--minutes`` (resumed if run again; ``--init_from`` continues a shipped model
@@ -24,25 +25,33 @@ train
 score
     ``evaluate.py``'s held-out bits per sample for each test folder and held-out
     corpus, into ``WORK/<name>-scores.csv``.
+curve
+    The same for the checkpoints copied during training, every CURVE_EVERY_MINUTES
+    of training, on CURVE_FOLDERS: ``WORK/<name>-curve.csv`` (does the held-out
+    source still improve?).
 ship
     The latest checkpoint's weights only (no optimizer slots) and its config into
-    ``models/<name>/``, with the scores beside them as ``scores.csv``. The model
-    card (``models/<name>/README.md``) is written by hand from these figures.
+    ``models/<name>/``, with the scores beside them as ``scores.csv`` and the model
+    card ``README.md`` written from the same figures and the curve.
 """
 
 import argparse
 import csv
+import datetime
 import glob
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import music_corpus  # noqa: E402
+import recipe_ab  # noqa: E402
 
 BASE_SOURCES = ("asc-music", "colobot-common-sounds", "warzone2100-music",
                 "wesnoth-1.16-music")
@@ -50,8 +59,11 @@ HELD_OUT_SOURCES = ("drascula-music", "fretsonfire-guitar")
 MINUTES_PER_SOURCE = 60
 TEST_TRACK_EVERY = 5          # every fifth track of a source is a test track
 TEST_CLIPS = 16
-STUDY_CLIPS = 64              # a held-out corpus: music_corpus.py's default
-STUDY_TRAIN_CLIPS = 48        # ... of which the last 16 are scored
+STUDY_CLIPS = 64              # a held-out corpus: music_corpus.py's default, of which
+                              # recipe_ab.TRAIN_CLIPS train a study and the rest are scored
+SNAPSHOT_POLL_SECONDS = 30
+CURVE_EVERY_MINUTES = 30
+CURVE_FOLDERS = ("drascula-music", "wesnoth-1.16-music")   # one held-out, one in the base
 DEFAULT_NAME = "base128"
 DEFAULT_CONFIG = "demo.config.json"
 DEFAULT_MINUTES = 180
@@ -60,6 +72,9 @@ RECIPE = ["--batch_size", "8", "--sample_rate", "16000", "--learning_rate", "0.0
           "--learning_rate_warmup_steps", "200", "--learning_rate_schedule", "linear",
           "--generate", "False", "--num_epochs", "1000", "--max_checkpoints", "3",
           "--checkpoint_every_minutes", "10", "--verbose", "False"]
+
+
+STAGES = ("corpus", "train", "score", "curve", "ship")
 
 
 def split_tracks(paths: list) -> tuple:
@@ -95,15 +110,15 @@ def build_corpus(work: str) -> None:
         paths, unpacked = source_tracks(name, work)
         count = music_corpus.write_clips(paths, os.path.join(work, name), STUDY_CLIPS,
                                          music_corpus.SOURCES[name].stride)
-        held = os.path.join(work, "test", name)
-        os.makedirs(held, exist_ok=True)
-        for clip in sorted(glob.glob(os.path.join(work, name, "*.wav")))[STUDY_TRAIN_CLIPS:]:
-            shutil.copy(clip, held)
+        _, held = recipe_ab.split(os.path.join(work, name))   # train/ and held/: a study's
+        shutil.copytree(held, os.path.join(work, "test", name), dirs_exist_ok=True)
         print(f"{name} (held out): {count} clips from {len(paths)} tracks", flush=True)
         shutil.rmtree(unpacked)
 
 
 def train(args) -> None:
+    """Run train.py to its budget, copying each checkpoint it saves (train.py keeps only
+    the last few) to ``WORK/snapshots/<name>/`` for the ``curve`` stage."""
     command = [sys.executable, os.path.join(REPO_ROOT, "train.py"), "--id", args.name,
                "--data_dir", os.path.join(args.work, "train"), "--logdir_root",
                os.path.join(args.work, "logdir"), "--max_minutes", f"{args.minutes:g}",
@@ -113,7 +128,74 @@ def train(args) -> None:
     if args.cpus:
         command = ["taskset", "-c", args.cpus, *command]
     print(" ".join(command), flush=True)
-    subprocess.run(command, check=True, cwd=REPO_ROOT)
+    process = subprocess.Popen(command, cwd=REPO_ROOT)
+    copied = set()
+    while process.poll() is None:
+        time.sleep(SNAPSHOT_POLL_SECONDS)
+        copy_new_checkpoints(args, copied)
+    copy_new_checkpoints(args, copied)
+    if process.returncode != 0:
+        raise SystemExit(f"train.py failed with status {process.returncode}")
+
+
+def copy_new_checkpoints(args, copied: set) -> None:
+    """Copy each checkpoint of the run not yet in ``copied`` (by its index file's path
+    and modification time) to ``WORK/snapshots/<name>/<mtime>/``."""
+    pattern = os.path.join(args.work, "logdir", args.name, "*", "*.ckpt-*.index")
+    for index in glob.glob(pattern):
+        key = (index, os.path.getmtime(index))
+        if key in copied:
+            continue
+        copied.add(key)
+        target = os.path.join(args.work, "snapshots", args.name, f"{key[1]:.0f}")
+        os.makedirs(target, exist_ok=True)
+        for path in glob.glob(index[:-len(".index")] + ".*") + \
+                [os.path.join(os.path.dirname(index), "model.config.json")]:
+            shutil.copy(path, target)
+
+
+def curve(args) -> str:
+    """Held-out bits of the snapshots (every CURVE_EVERY_MINUTES of training, and the last)
+    on CURVE_FOLDERS: ``WORK/<name>-curve.csv``."""
+    from samplernn import checkpoints, runs
+
+    snapshots = []
+    for folder in glob.glob(os.path.join(args.work, "snapshots", args.name, "*")):
+        prefix = runs.latest_checkpoint(folder)
+        if prefix:
+            snapshots.append((checkpoints.training_seconds(prefix) / 60, prefix))
+    snapshots.sort()
+    chosen, next_mark = [], CURVE_EVERY_MINUTES
+    for index, (minutes, prefix) in enumerate(snapshots):
+        if minutes >= next_mark or index == len(snapshots) - 1:
+            chosen.append((minutes, prefix))
+            next_mark = (minutes // CURVE_EVERY_MINUTES + 1) * CURVE_EVERY_MINUTES
+    rows = []
+    for minutes, prefix in chosen:
+        row = {"training_minutes": f"{minutes:.0f}"}
+        for folder in CURVE_FOLDERS:
+            row[folder] = f"{bits_per_sample(prefix, os.path.join(args.work, 'test', folder)):.4f}"
+        print(row, flush=True)
+        rows.append(row)
+    path = os.path.join(args.work, f"{args.name}-curve.csv")
+    write_csv(path, rows)
+    return path
+
+
+def bits_per_sample(prefix: str, folder: str) -> float:
+    """``evaluate.py``'s held-out bits per sample of checkpoint ``prefix`` on ``folder``."""
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "evaluate.py"), "--checkpoint_path", prefix,
+         "--data_dir", folder, "--json"], check=True, capture_output=True, text=True,
+        cwd=REPO_ROOT)
+    return json.loads(result.stdout[result.stdout.index("{"):])["bits_per_sample"]
+
+
+def write_csv(path: str, rows: list) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def latest_checkpoint(args) -> str:
@@ -124,32 +206,23 @@ def latest_checkpoint(args) -> str:
 
 def score(args) -> str:
     """Held-out bits per sample of the latest checkpoint for each test folder: the CSV."""
-    import json
-
     prefix = latest_checkpoint(args)
     rows = []
     for folder in sorted(glob.glob(os.path.join(args.work, "test", "*"))):
-        result = subprocess.run(
-            [sys.executable, os.path.join(REPO_ROOT, "evaluate.py"), "--checkpoint_path",
-             prefix, "--data_dir", folder, "--json"], check=True, capture_output=True,
-            text=True, cwd=REPO_ROOT)
-        bits = json.loads(result.stdout[result.stdout.index("{"):])["bits_per_sample"]
+        bits = bits_per_sample(prefix, folder)
         source = os.path.basename(folder)
-        rows.append({"source": source, "in_base": source in BASE_SOURCES,
+        rows.append({"source": source, "in_base": "yes" if source in BASE_SOURCES else "no",
                      "bits_per_sample": f"{bits:.4f}"})
         print(f"{source}: {bits:.4f} bits per sample", flush=True)
     path = os.path.join(args.work, f"{args.name}-scores.csv")
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(path, rows)
     return path
 
 
 def ship(args) -> None:
-    """Write the latest checkpoint's weights (only) and config to models/<name>/."""
+    """Write the latest checkpoint's weights (only), config, scores and card to
+    models/<name>/ (a staging folder renamed into place)."""
     from samplernn import checkpoints, runs
-    from samplernn.fileio import atomic_write_text
 
     prefix = latest_checkpoint(args)
     config = runs.config_for_checkpoint(prefix)
@@ -161,28 +234,111 @@ def ship(args) -> None:
     steps = checkpoints.training_steps(prefix)
     checkpoints.make_checkpoint(model).write(os.path.join(staging, f"model.ckpt-{steps}"))
     shutil.copy(runs.config_path_for(prefix), staging)
-    scores = os.path.join(args.work, f"{args.name}-scores.csv")
-    if os.path.exists(scores):
-        shutil.copy(scores, os.path.join(staging, "scores.csv"))
-    card = os.path.join(target, "README.md")
-    if os.path.exists(card):
-        shutil.copy(card, staging)
-    hours = checkpoints.training_seconds(prefix) / 3600
-    atomic_write_text(os.path.join(staging, "trained.txt"),
-                      f"from {prefix}\nsteps {steps}\ntraining hours {hours:.2f}\n")
+    scores = read_csv(os.path.join(args.work, f"{args.name}-scores.csv"))
+    if scores:
+        shutil.copy(os.path.join(args.work, f"{args.name}-scores.csv"),
+                    os.path.join(staging, "scores.csv"))
+    curve_path = args.curve or os.path.join(args.work, f"{args.name}-curve.csv")
+    curve_rows = read_csv(curve_path)
+    if curve_rows:
+        shutil.copy(curve_path, os.path.join(staging, "curve.csv"))
+    with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
+        f.write(model_card(args, config, steps, checkpoints.training_seconds(prefix), scores,
+                           curve_rows))
     shutil.rmtree(target, ignore_errors=True)
     os.rename(staging, target)
     sizes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(target, "*")))
-    print(f"Shipped {prefix} ({steps} steps, {hours:.2f} h) to {target}: "
-          f"{sizes / 1e6:.1f} MB", flush=True)
+    print(f"Shipped {prefix} ({steps} steps) to {target}: {sizes / 1e6:.1f} MB", flush=True)
+
+
+def read_csv(path: str) -> list:
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def clip_counts(work: str) -> dict:
+    """Training clips per base source, from the clips' names (``NNNN_<source>_...``)."""
+    counts = {}
+    for path in glob.glob(os.path.join(work, "train", "*.wav")):
+        for name in BASE_SOURCES:
+            if f"_{name}_" in os.path.basename(path):
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def model_card(args, config, steps: int, seconds: float, scores: list, curve: list) -> str:
+    """The model card (README.md) of a shipped model, from the build's own figures."""
+    from budget_study import cpu_model
+
+    clip_minutes = music_corpus.CLIP_SECONDS / 60
+    counts = clip_counts(args.work)
+    total_minutes = sum(counts.values()) * clip_minutes
+    lines = [f"# {args.name}: a SampleRNN base model trained on free game soundtracks", "",
+             f"Weights only (no optimizer state), {config.dim}-wide tiers, "
+             f"{config.sample_rate} Hz mono. Hear it, or start a run from it:", "",
+             "```shell",
+             f"python generate.py --checkpoint_path {args.name} --output_path "
+             f"./generated/{args.name}.wav --dur 10",
+             f"python train.py --id my_music --data_dir ./chunks --init_from {args.name} "
+             f"--sample_rate {config.sample_rate} --max_minutes 20", "```", "",
+             "(README.md gives the fine-tuning recipe measured best.)", "",
+             "## Sources", "",
+             f"{total_minutes / 60:.1f} hours of recorded music (8-second clips, peak-"
+             f"normalized, 16 kHz mono) from the Debian packages below; the audio is not in "
+             f"this repository. Whether a model's weights derive from its training audio is "
+             f"unsettled; every source allows redistribution with changes, and each allows "
+             f"the GPL-3+ (GPL-2+ \"or later\", GPL-3+, the Aftermath album's GPL-2+ "
+             f"option).", "",
+             "| source | Debian package(s) | licence | training minutes | what |",
+             "|---|---|---|---:|---|"]
+    for name in BASE_SOURCES:
+        source = music_corpus.SOURCES[name]
+        lines.append(f"| {name} | {', '.join(source.packages)} | {source.licence} | "
+                     f"{counts.get(name, 0) * clip_minutes:.1f} | {source.what} |")
+    lines += ["", "Never trained on, to measure what the model carries to unseen music:", ""]
+    for name in HELD_OUT_SOURCES:
+        source = music_corpus.SOURCES[name]
+        lines.append(f"- {name} ({', '.join(source.packages)}; {source.licence}): "
+                     f"{source.what}.")
+    start = (f"Continued from `{args.init_from}` (a fresh optimizer)" if args.init_from
+             else "From scratch")
+    lines += ["", "## Training", "",
+              f"{start}, `train.py` with `{' '.join(RECIPE[:10])}` and `--max_minutes "
+              f"{args.minutes:g}` on {args.cpus and f'CPU {args.cpus} (taskset) of ' or ''}"
+              f"a 2-core {cpu_model()}, float32, finished {datetime.date.today()}: "
+              f"{steps:,} steps of 8 x 256 samples in {seconds / 3600:.2f} hours of "
+              f"training.{' ' + args.note if args.note else ''}", "",
+              "Config (`model.config.json`):", "", "```json",
+              json.dumps(config.to_dict()), "```", "",
+              "## Held-out bits per sample", "",
+              f"`evaluate.py` on clips never trained on: up to {TEST_CLIPS} clips of every fifth "
+              f"track of each base source (its test tracks), and the last 16 of the "
+              f"{STUDY_CLIPS}-clip corpora of the held-out sources (the clips every study "
+              f"scores). Lower is better; 8 bits is a uniform guess over 256 levels.", "",
+              "| clips | in the base's sources | bits per sample |", "|---|---|---:|"]
+    lines += [f"| {row['source']} | {row['in_base']} | {row['bits_per_sample']} |"
+              for row in scores]
+    if curve:
+        lines += ["", "Held-out bits at earlier checkpoints of the same run (`curve.csv`):",
+                  "", "| training minutes | " + " | ".join(list(curve[0])[1:]) + " |",
+                  "|---:|" + "---:|" * (len(curve[0]) - 1)]
+        lines += ["| " + " | ".join(row.values()) + " |" for row in curve]
+    lines += ["", "## Rebuild", "", "```shell",
+              f"python benchmarks/base_model.py /tmp/base --name {args.name} --config_file "
+              f"{os.path.relpath(args.config_file, REPO_ROOT)} --minutes {args.minutes:g}",
+              "```", "",
+              "It downloads the packages with `apt-get download`, cuts the clips, trains, "
+              "scores and writes this folder (weights, config, `scores.csv`, this card).", ""]
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work", help="working folder: corpus, runs, scores")
-    parser.add_argument("--stages", nargs="+", default=["corpus", "train", "score", "ship"],
-                        choices=["corpus", "train", "score", "ship"])
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--name", default=DEFAULT_NAME, help="the model's name in models/")
     parser.add_argument("--config_file", default=os.path.join(REPO_ROOT, DEFAULT_CONFIG))
     parser.add_argument("--init_from", default=None,
@@ -190,6 +346,10 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES,
                         help="training budget (train.py --max_minutes)")
     parser.add_argument("--cpus", default=None, help="pin training to these CPUs (taskset)")
+    parser.add_argument("--note", default="", help="ship: a sentence for the card's training "
+                                                   "section (how the machine was shared)")
+    parser.add_argument("--curve", default=None,
+                        help="ship: the curve CSV for the card (default: the curve stage's)")
     args = parser.parse_args()
     args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
@@ -199,6 +359,8 @@ def main() -> int:
         train(args)
     if "score" in args.stages:
         score(args)
+    if "curve" in args.stages:
+        args.curve = args.curve or curve(args)
     if "ship" in args.stages:
         ship(args)
     return 0

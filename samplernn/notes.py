@@ -18,8 +18,8 @@ Per file (mono float audio in [-1, 1], any sample rate):
 FLATNESS_RATIO of the corpus's, at least ONSET_RATIO of its onset rate with the level
 after them falling at least DECAY_SHARE as far as the corpus's does (a corpus whose
 level does not fall after its onsets asks no fall), at least MIN_PITCH_CLASSES pitch
-classes, and under MAX_SILENCE_SHARE silence. TensorBoard shows the measures of every epoch's audio under ``notes/``
-(:class:`samplernn.generation.TrainingAudioWriter`).
+classes, and under MAX_SILENCE_SHARE silence. TensorBoard shows the measures of every
+epoch's audio under ``notes/`` (:class:`samplernn.generation.TrainingAudioWriter`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ A command is a line of a fenced ``shell`` block (``\\`` continuations joined), s
 ``&&``, ``||``, ``|`` and ``;``. For ``python <script>.py`` and ``python -m samplernn.<x>``
 each ``--flag`` must be an option of that script's parser; each word naming a file of
 the kinds the repository ships (``*.json``, ``*.py``, ``*.ipynb``, ``*.txt``) must exist
-in the repository, unless an earlier command of the same block writes it.
+in the repository, unless an earlier command of the same block writes it; a bare name
+given as a checkpoint (``--checkpoint_path base128``) must be a shipped model.
 """
 
 import argparse
@@ -21,6 +22,8 @@ import pytest
 
 from conftest import REPO_ROOT
 
+from samplernn import runs
+
 PAGES = ["README.md", *sorted(os.path.relpath(p, REPO_ROOT)
                               for p in glob.glob(os.path.join(REPO_ROOT, "docs", "*.md")))]
 FENCE = re.compile(r"^```(\w*)\s*$")
@@ -28,6 +31,7 @@ SHELL_LANGUAGES = ("shell", "bash", "sh", "console")
 SEPARATORS = ("&&", "||", "|", ";")
 REPOSITORY_FILE = re.compile(r"\.(json|py|ipynb|txt)$")
 OUTPUT_FLAGS = ("--output_file", "--output_path", "--output_dir")
+CHECKPOINT_FLAGS = ("--checkpoint_path", "--init_from")
 
 
 @dataclasses.dataclass
@@ -133,6 +137,9 @@ def problems_of(commands: list) -> list:
         for index, word in enumerate(words):
             if index and words[index - 1] in OUTPUT_FLAGS:
                 written.add(os.path.normpath(word))
+            if index and words[index - 1] in CHECKPOINT_FLAGS and re.fullmatch(r"\w+", word) \
+                    and word not in runs.shipped_models():
+                found.append(f"{where}: {word} is not a shipped model")
             if REPOSITORY_FILE.search(word) and not word.startswith("-"):
                 path = os.path.normpath(word)
                 if not os.path.exists(os.path.join(REPO_ROOT, path)) and path not in written:
@@ -160,10 +167,12 @@ def test_a_renamed_flag_or_a_missing_file_is_named_with_its_page_and_line():
              (11, "  --data_dir d --num_epoch 3 --config_file nowhere.config.json"),
              (12, "python generate.py --checkpoint_path ./logdir/x --output_path a.wav"),
              (13, "python tune.py --output_file best.config.json"),
-             (14, "python train.py --data_dir d --config_file best.config.json  # made above")]
+             (14, "python train.py --data_dir d --config_file best.config.json  # made above"),
+             (15, "python generate.py --checkpoint_path base64 --output_path b.wav")]
     assert problems_of(commands_of("README.md", block)) == [
         "README.md:10: --num_epoch is not a flag of train",
-        "README.md:10: nowhere.config.json does not exist in the repository"]
+        "README.md:10: nowhere.config.json does not exist in the repository",
+        "README.md:15: base64 is not a shipped model"]
 
 
 @pytest.mark.parametrize("page", PAGES)
