@@ -42,7 +42,7 @@ SCHEDULE_FILE = "learning_rate.json"
 _CHECKPOINT_EPOCH = re.compile(r"\.ckpt-(\d+)$")
 _RECORDED = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
 # Models shipped with the project: models/<name>/ holds a checkpoint (weights only), its
-# config.json and a model card; every script that takes a checkpoint takes the name.
+# model.config.json and a model card; every script that takes a checkpoint takes the name.
 SHIPPED_MODELS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                   "models")
 
