@@ -79,7 +79,9 @@ def test_mirrored_clips_the_summed_gradient_as_one_device_does(mirrored_figures)
     result = mirrored_figures["clip"]
     assert result["replicas"] == 2
     assert result["elements_at_clip"] > 100
-    assert result["largest_move"] <= 1.0 + 1e-3
+    # A move is |weight change| / clip; float32 rounding of a weight near 1 is ~1e-7,
+    # 1e-3 of a 1e-4 move (1.0014 on one CI-like run). The fault gives up to 2.
+    assert result["largest_move"] <= 1.0 + 1e-2
     assert result["max_weight_difference"] < 1e-5
 
 
