@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from samplernn import precision
+from samplernn import defaults, precision
 from samplernn.cli import (positive_float, positive_int, quiet_tensorflow, run, setup_logging,
                            silence_stdout)
 
@@ -47,8 +47,10 @@ def parse_args(argv=None):
                    help="Sequences to generate (in parallel, as one batch)")
     p.add_argument("--sample_rate", type=positive_int, default=None,
                    help="Rate written in the file (default: the rate the model was trained at)")
-    p.add_argument("--temperature", type=positive_float, nargs="+", default=[0.75],
-                   help="One per sequence; too few repeat the last, too many are dropped")
+    p.add_argument("--temperature", type=positive_float, nargs="+", default=None,
+                   help="One per sequence; too few repeat the last, too many are dropped "
+                        "(default: the temperature the checkpoint's run trained with, "
+                        f"recorded in its temperature.json; else {defaults.TEMPERATURE})")
     p.add_argument("--seed", default=None, help="Audio file whose sound generation continues")
     p.add_argument("--seed_offset", type=int, default=0, help="Start of the seed, in samples")
     p.add_argument("--include_seed", action="store_true",
@@ -94,7 +96,8 @@ def main(argv=None):
     prefix, config = opened.prefix, opened.config
     seed = (generation_files.load_seed(args.seed, config, args.seed_offset)
             if args.seed else None)
-    temperatures = generation_files.expand_temperatures(args.temperature, args.num_seqs)
+    temperatures = generation_files.expand_temperatures(
+        args.temperature or generation_files.recorded_temperatures(prefix), args.num_seqs)
 
     quiet_tensorflow()
     from samplernn import checkpoints, devices, generation

@@ -95,7 +95,9 @@ def parse_args(argv=None):
     p.add_argument("--sample_rate", type=positive_int, default=None,
                    help="Sample rate to train and generate at (default: the config's, 22050)")
     p.add_argument("--output_file_dur", type=positive_float, default=3, help="Seconds")
-    p.add_argument("--temperature", type=positive_float, nargs="+", default=[0.75])
+    p.add_argument("--temperature", type=positive_float, nargs="+", default=[defaults.TEMPERATURE],
+                   help="Of the audio generated at each checkpoint; recorded in the run, "
+                        "generate.py's default for its checkpoints")
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
     p.add_argument("--generation_precision", choices=precision.GENERATION_PRECISIONS,
                    default=precision.GENERATION_PRECISION,
@@ -179,6 +181,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     from samplernn import runs
     from samplernn.data import load_corpus
     from samplernn.fileio import remove_stale_temporaries
+    from samplernn.generation_files import save_temperatures
     from samplernn.resuming import (find_resume_point, precision_change, save_init_source,
                                     save_precision)
 
@@ -261,6 +264,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
         runs.save_run_config(run_dir, config)
         learning_rate_schedule.save(os.path.join(run_dir, runs.SCHEDULE_FILE))
         save_precision(run_dir, policy)
+        save_temperatures(run_dir, args.temperature)
         manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
         tensorboard = TensorBoardLogger(run_dir, optimizer)
         if init_prefix:

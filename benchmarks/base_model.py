@@ -67,6 +67,9 @@ CURVE_FOLDERS = ("drascula-music", "wesnoth-1.16-music")   # one held-out, one i
 DEFAULT_NAME = "base128"
 DEFAULT_CONFIG = "demo.config.json"
 DEFAULT_MINUTES = 180
+# generate.py's default for a shipped base (its temperature.json): at 0.75 a base falls
+# silent in most files (RESULTS.md, "Temperatures").
+SHIP_TEMPERATURE = 0.9
 # README's from-scratch recipe, for a long budget.
 RECIPE = ["--batch_size", "8", "--sample_rate", "16000", "--learning_rate", "0.004",
           "--learning_rate_warmup_steps", "200", "--learning_rate_schedule", "linear",
@@ -223,6 +226,7 @@ def ship(args) -> None:
     """Write the latest checkpoint's weights (only), config, scores and card to
     models/<name>/ (a staging folder renamed into place)."""
     from samplernn import checkpoints, runs
+    from samplernn.generation_files import save_temperatures
 
     prefix = latest_checkpoint(args)
     config = runs.config_for_checkpoint(prefix)
@@ -234,6 +238,7 @@ def ship(args) -> None:
     steps = checkpoints.training_steps(prefix)
     checkpoints.make_checkpoint(model).write(os.path.join(staging, f"model.ckpt-{steps}"))
     shutil.copy(runs.config_path_for(prefix), staging)
+    save_temperatures(staging, [args.temperature])
     scores = read_csv(os.path.join(args.work, f"{args.name}-scores.csv"))
     if scores:
         shutil.copy(os.path.join(args.work, f"{args.name}-scores.csv"),
@@ -283,7 +288,9 @@ def model_card(args, config, steps: int, seconds: float, scores: list, curve: li
              f"./generated/{args.name}.wav --dur 10",
              f"python train.py --id my_music --data_dir ./chunks --init_from {args.name} "
              f"--sample_rate {config.sample_rate} --max_minutes 20", "```", "",
-             "(README.md gives the fine-tuning recipe measured best.)", "",
+             "(README.md gives the fine-tuning recipe measured best.) `generate.py` samples "
+             f"it at temperature {args.temperature:g} unless told otherwise "
+             "(`temperature.json`): at 0.75 it falls silent in most files.", "",
              "## Sources", "",
              f"{total_minutes / 60:.1f} hours of recorded music (8-second clips, peak-"
              f"normalized, 16 kHz mono) from the Debian packages below; the audio is not in "
@@ -330,7 +337,8 @@ def model_card(args, config, steps: int, seconds: float, scores: list, curve: li
               f"{os.path.relpath(args.config_file, REPO_ROOT)} --minutes {args.minutes:g}",
               "```", "",
               "It downloads the packages with `apt-get download`, cuts the clips, trains, "
-              "scores and writes this folder (weights, config, `scores.csv`, this card).", ""]
+              "scores and writes this folder (weights, config, `temperature.json`, "
+              "`scores.csv`, this card).", ""]
     return "\n".join(lines)
 
 
@@ -348,6 +356,8 @@ def main() -> int:
     parser.add_argument("--cpus", default=None, help="pin training to these CPUs (taskset)")
     parser.add_argument("--note", default="", help="ship: a sentence for the card's training "
                                                    "section (how the machine was shared)")
+    parser.add_argument("--temperature", type=float, default=SHIP_TEMPERATURE,
+                        help="ship: generate.py's default temperature for the model")
     parser.add_argument("--curve", default=None,
                         help="ship: the curve CSV for the card (default: the curve stage's)")
     args = parser.parse_args()

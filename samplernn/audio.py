@@ -36,6 +36,7 @@ def native_sample_rate(path: str) -> int:
     """The sample rate stored in the file, in Hz."""
     import librosa
 
+    require_file(path)
     with warnings.catch_warnings(), quiet_stderr():   # see load_audio
         warnings.simplefilter("ignore")
         try:
@@ -56,8 +57,7 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
     """
     import librosa
 
-    if not os.path.isfile(path):
-        raise UserError(f"audio file {path} does not exist")
+    require_file(path)
     try:
         # librosa warns when it falls back to audioread, and the MP3 decoder
         # prints notes about broken frames on standard error: neither helps.
@@ -69,6 +69,12 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
     if audio.size == 0:
         raise AudioDecodeError(f"audio file {path} contains no samples")
     return audio
+
+
+def require_file(path: str) -> None:
+    """A clear error for a path that is not a file, before any decoder tries it."""
+    if not os.path.isfile(path):
+        raise UserError(f"audio file {path} does not exist")
 
 
 def cannot_decode(path: str) -> AudioDecodeError:

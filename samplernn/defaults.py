@@ -11,6 +11,7 @@ BATCH_SIZE = 64
 NUM_VAL_BATCHES = 1
 EARLY_STOPPING_PATIENCE = 3
 RANDOM_SEED = 0
+TEMPERATURE = 0.75  # of generated audio, for a run that records none (PRiSM's)
 
 
 def optimizer_settings() -> dict:

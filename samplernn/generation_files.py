@@ -1,21 +1,23 @@
 """Generation's files, checked before any model loads: output paths, the
-file-naming rules and seed audio. No TensorFlow here, so a wrong path is an
-error in a second.
+file-naming rules, seed audio and the sampling temperature a run records. No
+TensorFlow here, so a wrong path is an error in a second.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
 
-from samplernn import quantization
+from samplernn import defaults, quantization
 from samplernn.audio import load_audio
 from samplernn.errors import UserError
-from samplernn.fileio import check_writable_directory
+from samplernn.fileio import atomic_write_text, check_writable_directory
 
 STDOUT_PATH = "-"             # --output_path - streams WAV to standard output
 OUTPUT_EXTENSION = ".wav"
+TEMPERATURE_FILE = "temperature.json"  # {"temperature": [1.0]}: beside a run's checkpoints
 
 
 # -------------------------------------------------------------------- naming
@@ -46,11 +48,30 @@ def sequence_paths(output_path: str, temperatures: list, numbered: bool = None) 
 
 def expand_temperatures(temperatures, num_seqs: int) -> list:
     """One temperature per sequence: extra values dropped, the last one repeated."""
-    temperatures = list(temperatures) or [0.75]
+    temperatures = list(temperatures) or [defaults.TEMPERATURE]
     for t in temperatures:
         if not t > 0:
             raise UserError(f"--temperature values must be positive, got {t}")
     return (temperatures + [temperatures[-1]] * num_seqs)[:num_seqs]
+
+
+def save_temperatures(run_dir: str, temperatures: list) -> None:
+    """Record the temperatures a run samples its audio at (``train.py --temperature``):
+    ``generate.py`` without ``--temperature`` uses them for the run's checkpoints."""
+    atomic_write_text(os.path.join(run_dir, TEMPERATURE_FILE),
+                      json.dumps({"temperature": [float(t) for t in temperatures]}) + "\n")
+
+
+def recorded_temperatures(prefix: str) -> list:
+    """The temperatures recorded beside checkpoint ``prefix`` (its run's, or a shipped
+    model's), else ``[defaults.TEMPERATURE]``."""
+    try:
+        with open(os.path.join(os.path.dirname(prefix), TEMPERATURE_FILE),
+                  encoding="utf-8") as f:
+            temperatures = [float(t) for t in json.load(f)["temperature"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return [defaults.TEMPERATURE]
+    return [t for t in temperatures if t > 0] or [defaults.TEMPERATURE]
 
 
 # --------------------------------------------------------------------- seeds

@@ -171,4 +171,12 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    from samplernn.errors import UserError
+
+    try:
+        raise SystemExit(main())
+    except UserError as error:   # a missing or undecodable file: one line, status 2
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -262,6 +262,26 @@ FAULTS = [
           "            raise\n",
           ("tests/test_chunk_audio.py::test_an_undecodable_file_in_a_folder_is_skipped_with_a_"
            "warning",)),
+    Fault("generate-ignores-recorded-temperature", "generate.py",
+          "        args.temperature or generation_files.recorded_temperatures(prefix), "
+          "args.num_seqs)\n",
+          "        args.temperature or [defaults.TEMPERATURE], args.num_seqs)\n",
+          ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
+           "recorded",)),
+    Fault("train-records-no-temperature", "train.py",
+          "        save_temperatures(run_dir, args.temperature)\n",
+          "        pass\n",
+          ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
+           "recorded",)),
+    Fault("notes-traceback-on-bad-file", "samplernn/notes.py",
+          "    except UserError as error:",
+          "    except KeyError as error:",
+          ("tests/test_notes.py::test_a_missing_or_undecodable_file_is_one_line_naming_it",)),
+    Fault("missing-file-called-undecodable", "samplernn/audio.py",
+          '    require_file(path)\n    with warnings.catch_warnings(), quiet_stderr():   # see '
+          'load_audio\n',
+          '    with warnings.catch_warnings(), quiet_stderr():   # see load_audio\n',
+          ("tests/test_notes.py::test_a_missing_or_undecodable_file_is_one_line_naming_it",)),
 ]
 
 

@@ -6,12 +6,12 @@ import soundfile
 import tensorflow as tf
 
 import generate
-from samplernn import checkpoints, generation_files, runs
+from samplernn import checkpoints, defaults, generation_files, runs
 from samplernn.config import save_config
 from samplernn.errors import UserError
 from samplernn.model import build_model
 from samplernn.sampler import Sampler
-from conftest import tiny_config, write_tone
+from conftest import TRAINED_TEMPERATURES, tiny_config, write_tone
 
 EXACTNESS_VARIANTS = [
     dict(frame_sizes=[16]),
@@ -132,6 +132,25 @@ def test_generate_script_writes_files_for_every_checkpoint_form(checkpoint):
     names = sorted(f for f in os.listdir(tmp) if f.endswith(".wav"))
     assert names == ["b_1_t0.5.wav", "b_2_t1.wav", "b_3_t1.wav"]
     assert soundfile.info(str(tmp / "b_1_t0.5.wav")).samplerate == 16000
+
+
+def test_generate_samples_at_the_temperatures_its_run_recorded(trained_run, checkpoint):
+    """train.py records its --temperature beside the run's checkpoints; generate.py without
+    --temperature samples at them (each file name carries its temperature), and at
+    defaults.TEMPERATURE for a checkpoint whose run recorded none."""
+    _, _, trained_dir = trained_run
+    recorded = [float(t) for t in TRAINED_TEMPERATURES]
+    assert recorded[0] != recorded[1]
+    assert generation_files.recorded_temperatures(os.path.join(trained_dir, "x")) == recorded
+    tmp, untrained_dir, _ = checkpoint
+    for stem, run_dir in (("trained", trained_dir), ("untrained", untrained_dir)):
+        assert generate.main(["--output_path", str(tmp / "rec" / f"{stem}.wav"),
+                              "--checkpoint_path", run_dir, "--num_seqs", "3",
+                              "--dur", "0.02"]) == 0
+    assert sorted(os.listdir(tmp / "rec")) == sorted(
+        [f"trained_1_t{recorded[0]:g}.wav", f"trained_2_t{recorded[1]:g}.wav",
+         f"trained_3_t{recorded[1]:g}.wav"]
+        + [f"untrained_{i}_t{defaults.TEMPERATURE:g}.wav" for i in (1, 2, 3)])
 
 
 def test_generate_with_seed(checkpoint):

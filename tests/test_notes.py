@@ -7,6 +7,7 @@ import soundfile
 
 from samplernn import notes
 from samplernn.demo import synthesize
+from conftest import REPO_ROOT
 
 RATE = 16000
 SECONDS = 2.0
@@ -68,3 +69,20 @@ def test_the_decay_asked_is_relative_to_the_corpus():
     assert not decaying(0.05, corpus_db=-0.4)
     assert not decaying(-3.0, corpus_db=-8.0) and decaying(-5.0, corpus_db=-8.0)
     assert not decaying(0.5, corpus_db=0.2) and decaying(-0.1, corpus_db=0.2)
+
+
+def test_a_missing_or_undecodable_file_is_one_line_naming_it(tmp_path):
+    """``python -m samplernn.notes`` on a path that is not audio: status 2 and one line
+    naming the file, no traceback."""
+    import subprocess
+    import sys
+
+    not_audio = tmp_path / "notes.txt"
+    not_audio.write_text("not audio")
+    for path, says in ((tmp_path / "missing.wav", "does not exist"),
+                       (not_audio, "cannot be decoded")):
+        done = subprocess.run([sys.executable, "-m", "samplernn.notes", str(path)],
+                              capture_output=True, text=True, cwd=REPO_ROOT)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == done.stderr.strip().splitlines()[0], done.stderr
+        assert str(path) in done.stderr and says in done.stderr
