@@ -151,8 +151,11 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", help="a folder of the corpus's audio: its medians, and a "
                                          "verdict per file")
     args = parser.parse_args(argv)
+    from samplernn.audio import require_file
     from samplernn.data import find_audio_files
 
+    for path in args.files:   # a wrong path is one line, before the table starts
+        require_file(path)
     print(f"{'file':>40} {'silence':>8} {'flatness':>9} {'tonal':>7} {'onsets/s':>8} "
           f"{'decay dB':>8} {'pitch':>6}")
     corpus = None

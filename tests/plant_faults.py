@@ -282,6 +282,11 @@ FAULTS = [
           'load_audio\n',
           '    with warnings.catch_warnings(), quiet_stderr():   # see load_audio\n',
           ("tests/test_notes.py::test_a_missing_or_undecodable_file_is_one_line_naming_it",)),
+    Fault("notes-table-before-the-check", "samplernn/notes.py",
+          "    for path in args.files:   # a wrong path is one line, before the table starts\n"
+          "        require_file(path)\n",
+          "",
+          ("tests/test_notes.py::test_a_missing_file_is_reported_before_the_table_starts",)),
 ]
 
 

@@ -86,3 +86,17 @@ def test_a_missing_or_undecodable_file_is_one_line_naming_it(tmp_path):
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip() == done.stderr.strip().splitlines()[0], done.stderr
         assert str(path) in done.stderr and says in done.stderr
+    from samplernn import audio
+    from samplernn.errors import UserError
+
+    with pytest.raises(UserError, match="does not exist"):
+        audio.native_sample_rate(str(tmp_path / "missing.wav"))
+
+
+def test_a_missing_file_is_reported_before_the_table_starts(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "samplernn.notes", str(tmp_path / "no.wav")],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 2 and done.stdout == "", done.stdout
