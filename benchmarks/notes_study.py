@@ -32,17 +32,6 @@ RUN_TEMPERATURE = "run"      # generate.py's default: the temperature the run re
 COLUMNS = ("run", "temperature", "file", *notes.MEASURES, "has_notes", "missing")
 
 
-def measure_corpus(folder: str) -> dict:
-    from samplernn import audio as audio_io
-    from samplernn.data import find_audio_files
-
-    measures = []
-    for path in find_audio_files(folder):
-        rate = audio_io.native_sample_rate(path)
-        measures.append(notes.measure(audio_io.load_audio(path, rate), rate))
-    return notes.corpus_medians(measures)
-
-
 def generate_and_measure(checkpoint: str, temperature: str, args, corpus: dict) -> list:
     """``[row]`` for the files of one generate.py call."""
     import soundfile
@@ -101,7 +90,7 @@ def main() -> int:
         with open(args.output, newline="") as f:
             rows = list(csv.DictReader(f))
     done = {(r["run"], r["temperature"]) for r in rows}
-    corpus = measure_corpus(args.corpus)
+    corpus = notes.folder_medians(args.corpus)
     print("corpus medians: " + ", ".join(f"{k} {v:.4f}" for k, v in corpus.items()), flush=True)
     for label, checkpoint in args.run:
         for temperature in args.temperature:

@@ -127,6 +127,13 @@ def has_notes(generated: dict, corpus: dict) -> dict:
     return checks
 
 
+def folder_medians(folder: str) -> dict:
+    """:func:`corpus_medians` of every audio file under ``folder``."""
+    from samplernn.data import find_audio_files
+
+    return corpus_medians([m for _, m in _measure_files(find_audio_files(folder))])
+
+
 def _measure_files(paths: list) -> list:
     from samplernn import audio as audio_io
 
@@ -152,7 +159,6 @@ def main(argv=None) -> int:
                                          "verdict per file")
     args = parser.parse_args(argv)
     from samplernn.audio import require_file
-    from samplernn.data import find_audio_files
 
     for path in args.files:   # a wrong path is one line, before the table starts
         require_file(path)
@@ -160,7 +166,7 @@ def main(argv=None) -> int:
           f"{'decay dB':>8} {'pitch':>6}")
     corpus = None
     if args.corpus:
-        corpus = corpus_medians([m for _, m in _measure_files(find_audio_files(args.corpus))])
+        corpus = folder_medians(args.corpus)
         print(_row("corpus median", corpus))
     for path, measures in _measure_files(args.files):
         verdict = ""
