@@ -20,8 +20,9 @@ corpus
     clips are what every study scores).
 train
     ``train.py`` on ``WORK/train`` with README's from-scratch recipe over
-    ``--minutes`` (resumed if run again; ``--init_from`` continues a shipped model
-    with a fresh optimizer), pinned to ``--cpus`` if given.
+    ``--minutes`` (resumed if run again, a raised ``--minutes`` stretching the schedule
+    over the new total; ``--init_from`` continues a shipped model with a fresh
+    optimizer), pinned to ``--cpus`` if given.
 score
     ``evaluate.py``'s held-out bits per sample for each test folder and held-out
     corpus, into ``WORK/<name>-scores.csv``.
@@ -128,6 +129,10 @@ def train(args) -> None:
                *RECIPE]
     command += (["--init_from", args.init_from] if args.init_from
                 else ["--config_file", args.config_file])
+    if glob.glob(os.path.join(args.work, "logdir", args.name, "*", "*.ckpt-*.index")):
+        # A raised budget on a run that exists: it resumes (Adam's moments kept) and its
+        # linear decay is stretched over the new total from where training stands.
+        command += ["--allow_schedule_change", "True"]
     if args.cpus:
         command = ["taskset", "-c", args.cpus, *command]
     print(" ".join(command), flush=True)
@@ -173,14 +178,19 @@ def curve(args) -> str:
         if minutes >= next_mark or index == len(snapshots) - 1:
             chosen.append((minutes, prefix))
             next_mark = (minutes // CURVE_EVERY_MINUTES + 1) * CURVE_EVERY_MINUTES
+    path = os.path.join(args.work, f"{args.name}-curve.csv")
+    scored = {}   # points of an earlier curve (a run continued later) are not scored again
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            scored = {row["training_minutes"]: row for row in csv.DictReader(f)}
     rows = []
     for minutes, prefix in chosen:
-        row = {"training_minutes": f"{minutes:.0f}"}
+        row = scored.get(f"{minutes:.0f}") or {"training_minutes": f"{minutes:.0f}"}
         for folder in CURVE_FOLDERS:
-            row[folder] = f"{bits_per_sample(prefix, os.path.join(args.work, 'test', folder)):.4f}"
+            if folder not in row:
+                row[folder] = (f"{bits_per_sample(prefix, os.path.join(args.work, 'test', folder)):.4f}")
         print(row, flush=True)
         rows.append(row)
-    path = os.path.join(args.work, f"{args.name}-curve.csv")
     write_csv(path, rows)
     return path
 

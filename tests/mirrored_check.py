@@ -28,6 +28,7 @@ from samplernn import distribute, optimizers, training  # noqa: E402
 from samplernn.data import TrainingData  # noqa: E402
 from samplernn.model import build_model  # noqa: E402
 
+WEIGHTS_APART = 1e-4
 SCENARIOS = {"adam": ("adam", 3e-3, 1.0, 6), "clip": ("sgd", 1.0, 1e-4, 3)}
 
 
@@ -59,13 +60,16 @@ def scenario(data, config, optimizer_name, learning_rate, clip, steps):
     mirrored = distribute.make_strategy("mirrored")
     mirrored_losses, mirrored_weights, _, mirrored_eval = train(mirrored, data, config,
                                                                 initial, *setting)
-    difference = max(float(np.max(np.abs(single_weights[k] - mirrored_weights[k])))
-                     for k in single_weights)
+    differences = np.concatenate([np.abs(single_weights[k] - mirrored_weights[k]).ravel()
+                                  for k in single_weights])
+    difference = float(differences.max())
     # Elements that moved by the most clipping allows at every step: the clip binds.
     most = steps * learning_rate * clip
     moves = np.concatenate([np.abs(single_weights[k] - initial[k]).ravel() for k in initial])
     return {"replicas": mirrored.num_replicas_in_sync, "single": single_losses,
             "mirrored": mirrored_losses, "max_weight_difference": difference,
+            "weights_apart": int(np.sum(differences > WEIGHTS_APART)),
+            "weights": int(differences.size),
             "single_val_before": single_before, "single_val": single_eval["loss"],
             "mirrored_val": mirrored_eval["loss"],
             "largest_move": float(moves.max()) / most,

@@ -154,6 +154,12 @@ FAULTS = [
           "        self.optimizer.apply_gradients(zip([0.0 * g for g in tape.gradient(scaled_loss, "
           "variables)], variables))\n",
           ("tests/test_distribute.py::test_mirrored_over_two_logical_cpus_matches_one_device",)),
+    Fault("mirrored-one-replica-learns", "samplernn/training.py",
+          "            replica_loss = loss / self.strategy.num_replicas_in_sync\n",
+          "            replica_loss = loss / self.strategy.num_replicas_in_sync * tf.cast(\n"
+          "                tf.distribute.get_replica_context().replica_id_in_sync_group == 0,"
+          " loss.dtype)\n",
+          ("tests/test_distribute.py::test_mirrored_over_two_logical_cpus_matches_one_device",)),
     Fault("stream-autotuned", "samplernn/data.py",
           "        options.autotune.enabled = False   # see PREFETCH_WINDOWS\n",
           "        pass\n",

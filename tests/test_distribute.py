@@ -67,7 +67,11 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(mirrored_figures):
     # Each step sees other windows, so the training losses are noisy (the last was above
     # the first on one CI run in 2026-12); the held-out loss of the same batches is not.
     assert result["single_val"] < result["single_val_before"]
-    assert result["max_weight_difference"] < 1e-4
+    # Adam divides each gradient by its own running size, so an element whose gradient is
+    # float32 round-off (summed in another order over two replicas) can end up to a step
+    # apart: typically the largest difference is 1e-6, once in CI 7.9e-4 at lr 3e-3.
+    # Count the elements apart; a replica whose gradient is lost moves most of them.
+    assert result["weights_apart"] <= result["weights"] // 1000
     assert result["mirrored_val"] == pytest.approx(result["single_val"], rel=1e-4)
 
 
