@@ -95,9 +95,10 @@ def parse_args(argv=None):
     p.add_argument("--sample_rate", type=positive_int, default=None,
                    help="Sample rate to train and generate at (default: the config's, 22050)")
     p.add_argument("--output_file_dur", type=positive_float, default=3, help="Seconds")
-    p.add_argument("--temperature", type=positive_float, nargs="+", default=[defaults.TEMPERATURE],
+    p.add_argument("--temperature", type=positive_float, nargs="+", default=None,
                    help="Of the audio generated at each checkpoint; recorded in the run, "
-                        "generate.py's default for its checkpoints")
+                        "generate.py's default for its checkpoints (default: what the run "
+                        f"it resumes or starts from recorded, else {defaults.TEMPERATURE})")
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
     p.add_argument("--generation_precision", choices=precision.GENERATION_PRECISIONS,
                    default=precision.GENERATION_PRECISION,
@@ -181,7 +182,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     from samplernn import runs
     from samplernn.data import load_corpus
     from samplernn.fileio import remove_stale_temporaries
-    from samplernn.generation_files import save_temperatures
+    from samplernn.generation_files import save_temperatures, temperatures_for_run
     from samplernn.resuming import (find_resume_point, precision_change, save_init_source,
                                     save_precision)
 
@@ -230,6 +231,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
     init_prefix = None if resume_prefix else args.init_prefix
+    temperatures = temperatures_for_run(args.temperature, resume_prefix or init_prefix)
     if resume_prefix:
         checkpoints.restore(checkpoint, resume_prefix)
         log.info("Resuming from %s: %d epoch(s) done%s%s", resume_prefix, int(progress.epoch),
@@ -264,7 +266,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
         runs.save_run_config(run_dir, config)
         learning_rate_schedule.save(os.path.join(run_dir, runs.SCHEDULE_FILE))
         save_precision(run_dir, policy)
-        save_temperatures(run_dir, args.temperature)
+        save_temperatures(run_dir, temperatures)
         manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
         tensorboard = TensorBoardLogger(run_dir, optimizer)
         if init_prefix:
@@ -276,7 +278,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
 
             on_save.append(TrainingAudioWriter(
                 model, config, os.path.join(args.output_dir, args.id), args.id,
-                args.max_generate_per_epoch, args.output_file_dur, args.temperature,
+                args.max_generate_per_epoch, args.output_file_dur, temperatures,
                 seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
                 summary_writer=tensorboard.train_writer,
                 reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt,

@@ -74,6 +74,15 @@ def recorded_temperatures(prefix: str) -> list:
     return [t for t in temperatures if t > 0] or [defaults.TEMPERATURE]
 
 
+def temperatures_for_run(flag, source_prefix) -> list:
+    """What a training run samples at: ``train.py --temperature`` if given (``flag``, a
+    list or None), else what was recorded beside the checkpoint it resumes or starts
+    from (``source_prefix``: a shipped base's ``temperature.json``), else PRiSM's 0.75."""
+    if flag:
+        return list(flag)
+    return recorded_temperatures(source_prefix) if source_prefix else [defaults.TEMPERATURE]
+
+
 # --------------------------------------------------------------------- seeds
 def load_seed(path: str, config, seed_offset: int = 0) -> np.ndarray:
     """Quantized seed audio from ``path`` at the model's rate, from ``seed_offset``."""

@@ -256,6 +256,12 @@ FAULTS = [
           "        pass\n",
           ("tests/test_train.py::test_init_from_starts_a_new_run_from_the_source_weights_and_"
            "resumes_as_itself",)),
+    Fault("run-forgets-source-temperature", "samplernn/generation_files.py",
+          "    return recorded_temperatures(source_prefix) if source_prefix else "
+          "[defaults.TEMPERATURE]\n",
+          "    return [defaults.TEMPERATURE]\n",
+          ("tests/test_train.py::test_init_from_starts_a_new_run_from_the_source_weights_and_"
+           "resumes_as_itself",)),
     Fault("init-from-takes-any-architecture", "samplernn/resuming.py",
           '            raise UserError(f"--config_file {config_file} would change the '
           'architecture of "\n',
@@ -275,7 +281,7 @@ FAULTS = [
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
     Fault("train-records-no-temperature", "train.py",
-          "        save_temperatures(run_dir, args.temperature)\n",
+          "        save_temperatures(run_dir, temperatures)\n",
           "        pass\n",
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import train
-from samplernn import callbacks, checkpoints, optimizers, runs, training
+from samplernn import callbacks, checkpoints, generation_files, optimizers, runs, training
 from samplernn.config import save_config
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
@@ -457,13 +457,14 @@ def test_at_the_budget_train_py_prints_the_one_command_that_trains_further(setup
 def test_init_from_starts_a_new_run_from_the_source_weights_and_resumes_as_itself(
         setup, caplog, monkeypatch):
     """--init_from: the new run's first step starts from the source's weights exactly
-    (fresh optimizer), with the source's config, and records its source; run again,
-    it resumes itself and does not start from the source again."""
+    (fresh optimizer), with the source's config and sampling temperature (no
+    --temperature given), and records its source; run again, it resumes itself and does
+    not start from the source again."""
     import logging
 
     caplog.set_level(logging.INFO, logger="samplernn")
     run, tmp_path = setup
-    run("--generate", "False")                                     # the source: id t
+    run("--generate", "False", "--temperature", "0.6")             # the source: id t
     source = runs.latest_checkpoint(str(tmp_path / "logdir" / "t"))
     source_config = runs.config_for_checkpoint(source)
     expected = checkpoints.fingerprint(checkpoints.load_model(source, source_config))
@@ -486,11 +487,14 @@ def test_init_from_starts_a_new_run_from_the_source_weights_and_resumes_as_itsel
     with open(os.path.join(run_dir, "init_from.json")) as f:
         assert json.load(f) == {"checkpoint": os.path.abspath(source)}
     assert runs.config_for_checkpoint(runs.latest_checkpoint(run_dir)) == source_config
+    assert generation_files.recorded_temperatures(runs.latest_checkpoint(run_dir)) == [0.6]
     caplog.clear()
     assert train.main([*common, "--num_epochs", "2"]) == 0         # the same id again
     assert "Starting from the weights" not in caplog.text
     assert "(--init_from applies to a new run only)" in caplog.text
     assert at_start[1][0] != expected and at_start[1][1] > 0        # its own trained state
+    resumed = runs.latest_checkpoint(str(tmp_path / "logdir" / "tuned"))
+    assert generation_files.recorded_temperatures(resumed) == [0.6]  # kept on resuming
 
 
 def test_init_from_refuses_another_architecture_before_tensorflow_work(tmp_path):
