@@ -70,7 +70,7 @@ DEFAULT_CONFIG = "demo.config.json"
 DEFAULT_MINUTES = 180
 # generate.py's default for a shipped base (its temperature.json): runs fine-tuned from
 # the 245-minute base128 had the most files with notes at 0.93-0.95 (fell silent at 0.75,
-# a pure tone at 0.9, noise at 1.0: RESULTS.md, "base128 at 245 minutes, shipped").
+# a pure tone at 0.9, noise at 1.0: RESULTS.md, "base128 continued to 245 minutes").
 SHIP_TEMPERATURE = 0.95
 # README's from-scratch recipe, for a long budget.
 RECIPE = ["--batch_size", "8", "--sample_rate", "16000", "--learning_rate", "0.004",
