@@ -301,8 +301,8 @@ def model_card(args, config, steps: int, seconds: float, scores: list, curve: li
              f"--sample_rate {config.sample_rate} --max_minutes 20", "```", "",
              "(README.md gives the fine-tuning recipe measured best.) `generate.py` samples "
              f"it at temperature {args.temperature:g} unless told otherwise "
-             "(`temperature.json`), the temperature at which models fine-tuned from it "
-             "had the most files with notes (benchmarks/RESULTS.md).", "",
+             "(`temperature.json`), and so does a run started from it without "
+             "`--temperature` (temperatures measured: benchmarks/RESULTS.md).", "",
              "## Sources", "",
              f"{total_minutes / 60:.1f} hours of recorded music (8-second clips, peak-"
              f"normalized, 16 kHz mono) from the Debian packages below; the audio is not in "
