@@ -36,6 +36,9 @@ def main(argv=None):
     opened = runs.open_checkpoint(args.checkpoint_path, args.config_file,
                                   sweep_dir=os.path.dirname(os.path.abspath(args.output_dir)))
     prefix, config = opened.prefix, opened.config
+    from samplernn.generation_files import recorded_truncation
+
+    truncation = recorded_truncation(prefix)   # the run's, as generate.py's defaults
 
     quiet_tensorflow()
     import samplernn
@@ -46,7 +49,7 @@ def main(argv=None):
     log = checkpoints.log
     model = checkpoints.load_model(prefix, config)
     # SIGTERM or Ctrl-C while saving: the staging directory is removed on the way out.
-    export(Sampler(model), args.output_dir, samplernn.__version__)
+    export(Sampler(model), args.output_dir, samplernn.__version__, **truncation)
     log.info("Exported %s (%d-tier %s, dim %d, %d Hz) to %s", prefix, config.num_tiers,
              config.rnn_type.upper(), config.dim, config.sample_rate, args.output_dir)
     return 0

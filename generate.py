@@ -13,8 +13,8 @@ import os
 import sys
 
 from samplernn import defaults, precision
-from samplernn.cli import (positive_float, positive_int, quiet_tensorflow, run, setup_logging,
-                           silence_stdout)
+from samplernn.cli import (boolean, positive_float, positive_int, probability,
+                           quiet_tensorflow, run, setup_logging, silence_stdout)
 
 
 def duration(text: str):
@@ -51,6 +51,18 @@ def parse_args(argv=None):
                    help="One per sequence; too few repeat the last, too many are dropped "
                         "(default: the temperature the checkpoint's run trained with, "
                         f"recorded in its temperature.json; else {defaults.TEMPERATURE})")
+    p.add_argument("--top_p", type=probability, default=None,
+                   help="Draw each sample from the likeliest values whose probabilities sum "
+                        "to this (nucleus sampling); 1 keeps them all (default: the run's, "
+                        "recorded beside its checkpoints; else 1)")
+    p.add_argument("--min_p", type=probability, default=None,
+                   help="Leave out the values less likely than this times the likeliest one; "
+                        "0 keeps them all (default: the run's; else "
+                        f"{defaults.MIN_P})")
+    p.add_argument("--prime", type=boolean, default=True,
+                   help="Start each sequence from a 1-s excerpt of the run's training audio "
+                        "(recorded beside its checkpoints; not written to the output); False: "
+                        "start from silence. --seed replaces it")
     p.add_argument("--seed", default=None, help="Audio file whose sound generation continues")
     p.add_argument("--seed_offset", type=int, default=0, help="Start of the seed, in samples")
     p.add_argument("--include_seed", action="store_true",
@@ -96,8 +108,15 @@ def main(argv=None):
     prefix, config = opened.prefix, opened.config
     seed = (generation_files.load_seed(args.seed, config, args.seed_offset)
             if args.seed else None)
+    if seed is None and args.prime:
+        from samplernn.priming import recorded_prime
+
+        seed = recorded_prime(prefix, config)
     temperatures = generation_files.expand_temperatures(
         args.temperature or generation_files.recorded_temperatures(prefix), args.num_seqs)
+    truncation = generation_files.recorded_truncation(prefix)
+    top_p = truncation["top_p"] if args.top_p is None else args.top_p
+    min_p = truncation["min_p"] if args.min_p is None else args.min_p
 
     quiet_tensorflow()
     from samplernn import checkpoints, devices, generation
@@ -139,8 +158,9 @@ def main(argv=None):
             sinks[0] = generation.TeeSink(sinks[0], play) if sinks[0] is not None else play
         progress = GenerationProgress(args.dur, extra=play.status if play else None)
         result = generation.write_generated(sampler, sinks, args.dur, temperatures,
-                                            args.random_seed, seed, args.include_seed,
-                                            progress, interrupt)
+                                            args.random_seed, seed,
+                                            args.include_seed and args.seed is not None,
+                                            progress, interrupt, top_p=top_p, min_p=min_p)
     if not result.written:
         log.info("Interrupted before any audio was generated: no file written")
         paths = []

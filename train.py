@@ -11,7 +11,7 @@ import sys
 
 from samplernn import defaults, precision, schedule
 from samplernn.cli import (boolean, optional_float, optional_int, positive_float, positive_int,
-                           quiet_tensorflow, run, setup_logging)
+                           probability, quiet_tensorflow, run, setup_logging)
 from samplernn.schedule import SECONDS_PER_MINUTE
 
 log = logging.getLogger("samplernn")
@@ -99,6 +99,17 @@ def parse_args(argv=None):
                    help="Of the audio generated at each checkpoint; recorded in the run, "
                         "generate.py's default for its checkpoints (default: what the run "
                         f"it resumes or starts from recorded, else {defaults.TEMPERATURE})")
+    p.add_argument("--choose_temperature", type=boolean, default=True,
+                   help="When training ends, unless --temperature is given: generate a few "
+                        "seconds at several temperatures, judge them against the corpus and "
+                        "record the best as the run's (about a minute)")
+    p.add_argument("--top_p", type=probability, default=None,
+                   help="Nucleus sampling of the audio generated at each checkpoint; recorded "
+                        "in the run, generate.py's default (default: what the run it resumes "
+                        f"or starts from recorded, else {defaults.TOP_P})")
+    p.add_argument("--min_p", type=probability, default=None,
+                   help="Min-p sampling of that audio, recorded the same way (default: what "
+                        f"the run it resumes or starts from recorded, else {defaults.MIN_P})")
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
     p.add_argument("--generation_precision", choices=precision.GENERATION_PRECISIONS,
                    default=precision.GENERATION_PRECISION,
@@ -182,7 +193,9 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     from samplernn import runs
     from samplernn.data import load_corpus
     from samplernn.fileio import remove_stale_temporaries
-    from samplernn.generation_files import save_temperatures, temperatures_for_run
+    from samplernn.generation_files import (save_temperatures, temperatures_for_run,
+                                            truncation_for_run)
+    from samplernn.priming import PRIME_EXCERPTS, PRIME_SECONDS, save_prime
     from samplernn.resuming import (find_resume_point, precision_change, save_init_source,
                                     save_precision)
 
@@ -232,6 +245,8 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
     init_prefix = None if resume_prefix else args.init_prefix
     temperatures = temperatures_for_run(args.temperature, resume_prefix or init_prefix)
+    truncation = truncation_for_run(args.top_p, args.min_p, resume_prefix or init_prefix)
+    prime = data.prime_excerpts(PRIME_SECONDS, PRIME_EXCERPTS)
     if resume_prefix:
         checkpoints.restore(checkpoint, resume_prefix)
         log.info("Resuming from %s: %d epoch(s) done%s%s", resume_prefix, int(progress.epoch),
@@ -266,7 +281,8 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
         runs.save_run_config(run_dir, config)
         learning_rate_schedule.save(os.path.join(run_dir, runs.SCHEDULE_FILE))
         save_precision(run_dir, policy)
-        save_temperatures(run_dir, temperatures)
+        save_temperatures(run_dir, temperatures, **truncation)
+        save_prime(run_dir, prime, config.sample_rate)
         manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
         tensorboard = TensorBoardLogger(run_dir, optimizer)
         if init_prefix:
@@ -274,12 +290,16 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
             tensorboard.note("init_from", f"Started from the weights of {init_prefix}")
         on_save = []
         if args.generate:
+            from samplernn import windows
             from samplernn.generation import TrainingAudioWriter
 
             on_save.append(TrainingAudioWriter(
                 model, config, os.path.join(args.output_dir, args.id), args.id,
                 args.max_generate_per_epoch, args.output_file_dur, temperatures,
                 seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
+                prime=prime, truncation=truncation,
+                window_bounds=windows.corpus_bounds(
+                    data.spread_sequences(windows.CORPUS_SEQUENCES), config.sample_rate),
                 summary_writer=tensorboard.train_writer,
                 reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt,
                 precision=args.generation_precision))
@@ -296,6 +316,11 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     if result.interrupted:
         log.info("To resume, run the same command again")
         return interrupt.exit_status
+    if args.generate and args.choose_temperature and not args.temperature:
+        from samplernn.calibration import calibrate_run
+
+        calibrate_run(model, data, run_dir, prime, truncation, args.generation_precision,
+                      args.random_seed, log)
     epochs, steps = int(progress.epoch), int(progress.step)
     if result.out_of_time:
         partial = f" and {steps} step(s) of epoch {epochs + 1}" if steps else ""

@@ -46,6 +46,8 @@ class Source:
     licence: str
     only: str = None   # take only the tracks with this file name (stems of a song)
     stride: float = CLIP_STRIDE_SECONDS   # seconds from one clip's start to the next's
+    joined: str = None   # short recordings (spoken prompts): joined in name order into
+    #                      one track of this name before cutting
 
 
 SOURCES = {
@@ -71,8 +73,12 @@ SOURCES = {
         "(muldjord) and Carlos Viola Iborra (sectoid), electric guitar alone",
         "CC BY-SA 3.0 (muldjord), Expat (sectoid)", only="guitar.ogg",
         stride=CLIP_SECONDS * 2),   # eight songs: 30 s apart would give under 64 clips
+    "klettres-data": Source(
+        ("klettres-data",), "recorded voices: the spoken letters and syllables of KLettres "
+        "in 20 languages (1,836 recordings, 51 minutes at 44.1 kHz), joined in name order",
+        "GPL-2+", joined="klettres", stride=CLIP_SECONDS * 2),
 }
-AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3")
+AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav")
 STEM_NAMES = ("guitar", "song", "rhythm", "drums")   # the parts of a Frets on Fire song
 DEFAULT_PACKAGE = "wesnoth-1.16-music"
 
@@ -133,9 +139,10 @@ def clip_starts(duration: float, stride: float = CLIP_STRIDE_SECONDS):
 
 
 def write_clips(paths: list, output_dir: str, count: int, stride: float = CLIP_STRIDE_SECONDS,
-                label: str = "") -> int:
+                label: str = "", joined: str = None) -> int:
     """Cut up to ``count`` clips round-robin over the tracks ``paths`` into
-    ``output_dir`` as ``NNN[_label]_<track>_<start>s.wav``: the number of clips written."""
+    ``output_dir`` as ``NNN[_label]_<track>_<start>s.wav``: the number of clips written.
+    With ``joined``, the tracks are first joined end to end into one track of that name."""
     import librosa
     import numpy as np
     import soundfile
@@ -143,16 +150,21 @@ def write_clips(paths: list, output_dir: str, count: int, stride: float = CLIP_S
     from samplernn.audio import write_wav
 
     os.makedirs(output_dir, exist_ok=True)
-    pending = []   # per track: its remaining clips, (audio at SAMPLE_RATE, start)
-    for path in paths:
+    def load_mono(path: str) -> np.ndarray:
         try:
             audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
         except soundfile.LibsndfileError:   # an MP3 that this libsndfile cannot read
             audio, rate = librosa.load(path, sr=None, mono=False)
             audio = np.atleast_2d(audio).T
-        mono = librosa.resample(audio.mean(axis=1), orig_sr=rate, target_sr=SAMPLE_RATE)
+        return librosa.resample(audio.mean(axis=1), orig_sr=rate, target_sr=SAMPLE_RATE)
+
+    named = [(track_name(path), load_mono(path)) for path in paths]
+    if joined:
+        named = [(joined, np.concatenate([mono for _, mono in named]))]
+    pending = []   # per track: its remaining clips, (audio at SAMPLE_RATE, start)
+    for name, mono in named:
         starts = list(clip_starts(len(mono) / SAMPLE_RATE, stride))
-        pending.append([(track_name(path), mono, s) for s in starts])
+        pending.append([(name, mono, s) for s in starts])
     written = 0
     digits = max(3, len(str(count - 1)))
     while written < count and any(pending):
@@ -187,7 +199,8 @@ def main():
         paths = tracks(debs, os.path.join(work, "unpacked"), source.only)
         if not paths:
             raise SystemExit(f"error: no audio tracks in {', '.join(debs)}")
-        written = write_clips(paths, args.output_dir, args.clips, source.stride)
+        written = write_clips(paths, args.output_dir, args.clips, source.stride,
+                              joined=source.joined)
     print(f"Wrote {written} clips of {CLIP_SECONDS:g} s at {SAMPLE_RATE} Hz from "
           f"{len(paths)} tracks of {', '.join(map(os.path.basename, debs))} to "
           f"{args.output_dir}")

@@ -288,6 +288,24 @@ class TrainingData:
         samples = corpus[0, :int(seconds * self.config.sample_rate)].numpy()
         return quantization.dequantize(samples, self.config.q_type, self.config.q_levels)
 
+    def spread_sequences(self, count: int) -> np.ndarray:
+        """Float audio of up to ``count`` training sequences spread evenly over the
+        training set, ``[sequences, samples]``."""
+        import tensorflow as tf
+
+        rows = np.unique(np.linspace(0, self.num_train_sequences - 1, count).astype(int))
+        return quantization.dequantize(tf.gather(self._train, rows).numpy(),
+                                       self.config.q_type, self.config.q_levels)
+
+    def prime_excerpts(self, seconds: float, count: int) -> list:
+        """Up to ``count`` excerpts of ``seconds`` of training audio, float ``[samples]``
+        each, from sequences spread over the training set
+        (:func:`samplernn.priming.choose_excerpts`)."""
+        from samplernn.priming import choose_excerpts
+
+        return choose_excerpts(self.spread_sequences(2 * count),
+                               int(round(seconds * self.config.sample_rate)), count)
+
     @property
     def train_steps_per_epoch(self) -> int:
         return (self.num_train_sequences // self.batch_size) * self.windows_per_sequence

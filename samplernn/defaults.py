@@ -12,6 +12,8 @@ NUM_VAL_BATCHES = 1
 EARLY_STOPPING_PATIENCE = 3
 RANDOM_SEED = 0
 TEMPERATURE = 0.75  # of generated audio, for a run that records none (PRiSM's)
+TOP_P = 1.0         # nucleus sampling off, for a run that records none
+MIN_P = 0.0         # min-p sampling off, for a run that records none
 
 
 def optimizer_settings() -> dict:

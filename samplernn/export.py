@@ -11,6 +11,10 @@ generation state and three functions, also exported as signatures::
             -> {"audio": float32 [batch_size, num_samples]}
         Audio in [-1, 1] continuing from where the previous call stopped. Two
         calls of n samples give the same audio as one call of 2n.
+    truncate(top_p: float32 [], min_p: float32 []) -> {"top_p", "min_p"}
+        Cuts the tail of the following draws (nucleus and min-p sampling,
+        :func:`samplernn.sample_level.truncate`); exported with the run's
+        recorded values (``generate.py``'s defaults), 1 and 0 keep every value.
     prime(audio: float32 [batch, n]) -> {"samples_used": int32 []}
         Starts ``batch`` sequences afresh from the learned initial state and
         warms them up on seed audio (at the model's rate), exactly as
@@ -69,6 +73,7 @@ class ExportedSampler(tf.Module):
                                    trainable=False)
         self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # next frame's index
         self.seed = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.truncation = sampler.loop.sample_level.truncation   # (top_p, min_p), tracked
         self._frames = compiled(sampler.loop.frames)
         self._warm_up = compiled(sampler.loop.warm_up)
 
@@ -132,6 +137,16 @@ class ExportedSampler(tf.Module):
                                            self._q_levels)
         return {"audio": audio}
 
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)],
+                 autograph=False)
+    def truncate(self, top_p, min_p):
+        tf.debugging.assert_positive(top_p, "truncate() needs 0 < top_p <= 1")
+        tf.debugging.assert_less_equal(top_p, 1.0, "truncate() needs 0 < top_p <= 1")
+        tf.debugging.assert_non_negative(min_p, "truncate() needs 0 <= min_p < 1")
+        tf.debugging.assert_less(min_p, 1.0, "truncate() needs 0 <= min_p < 1")
+        self.truncation.assign(tf.stack([top_p, min_p]))
+        return {"top_p": top_p, "min_p": min_p}
+
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)], autograph=False)
     def prime(self, audio):
         usable = tf.shape(audio)[1] // self._top * self._top
@@ -147,10 +162,13 @@ class ExportedSampler(tf.Module):
         return {"samples_used": usable}
 
 
-def export(sampler: Sampler, output_dir: str, version: str) -> str:
+def export(sampler: Sampler, output_dir: str, version: str, top_p: float = 1.0,
+           min_p: float = 0.0) -> str:
     """Write the SavedModel of ``sampler`` to ``output_dir`` (which must not exist, or
-    be empty); it appears there only once complete. Returns ``output_dir``."""
+    be empty), its draws cut by ``top_p`` and ``min_p`` until ``truncate()`` says
+    otherwise; it appears there only once complete. Returns ``output_dir``."""
     check_new_directory(output_dir, "--output_dir")
+    sampler.loop.sample_level.set_truncation(top_p, min_p)
     module = ExportedSampler(sampler, version)
     module.reset(tf.constant(1), tf.constant(0, tf.int64))   # give the state a shape
     parent = os.path.dirname(os.path.abspath(output_dir))
@@ -158,7 +176,8 @@ def export(sampler: Sampler, output_dir: str, version: str) -> str:
     staging = tempfile.mkdtemp(prefix=temporary_prefix(), dir=parent)
     try:
         tf.saved_model.save(module, staging, signatures={
-            "reset": module.reset, "generate": module.generate, "prime": module.prime})
+            "reset": module.reset, "generate": module.generate, "prime": module.prime,
+            "truncate": module.truncate})
         metadata = {"sample_rate": sampler.config.sample_rate,
                     "config": sampler.config.to_dict(), "package_version": version}
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as f:

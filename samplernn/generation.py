@@ -73,9 +73,12 @@ class TeeSink:
 
 def write_generated(sampler: Sampler, sinks: list, seconds, temperatures: list,
                     random_seed: int = 0, seed_classes=None, include_seed: bool = False,
-                    progress: GenerationProgress = None, interrupt=NEVER) -> GenerationResult:
+                    progress: GenerationProgress = None, interrupt=NEVER,
+                    top_p: float = 1.0, min_p: float = 0.0) -> GenerationResult:
     """Generate ``len(sinks)`` sequences of ``seconds`` (None: until interrupted) and
-    stream sequence ``i`` to ``sinks[i]``.
+    stream sequence ``i`` to ``sinks[i]``, each draw's tail cut by ``top_p`` and
+    ``min_p`` (:func:`samplernn.sample_level.truncate`). ``seed_classes``: see
+    :meth:`Sampler.initial`; with ``include_seed`` a one-row seed starts every file.
 
     A sink has ``write(audio [n] float32)``, ``close()`` (finish it as complete)
     and ``abort()`` (drop it). A sink may be None (that sequence is discarded).
@@ -100,7 +103,7 @@ def write_generated(sampler: Sampler, sinks: list, seconds, temperatures: list,
             for sink in live:
                 sink.write(decode(seed_classes))
         blocks = sampler.generate(len(sinks), num_samples, temperatures, random_seed,
-                                  seed_classes)
+                                  seed_classes, top_p=top_p, min_p=min_p)
         for block in blocks if not interrupt.requested else ():
             audio = decode(block)
             for sink, row in zip(sinks, audio):
@@ -157,12 +160,19 @@ class TrainingAudioWriter:
 
     def __init__(self, model, config, output_dir, run_id, max_files, seconds, temperatures,
                  seed_file=None, seed_offset=0, random_seed=0, summary_writer=None,
-                 reference_audio=None, interrupt=NEVER, precision="float32"):
+                 reference_audio=None, interrupt=NEVER, precision="float32", prime=None,
+                 truncation=None, window_bounds=None):
         self.model, self.config, self.output_dir, self.run_id = model, config, output_dir, run_id
         self.num_files, self.seconds, self.random_seed = max_files or 0, seconds, random_seed
         self.temperatures = (expand_temperatures(temperatures, self.num_files)
                              if self.num_files else [])
+        # Primed as generate.py primes: the seed file, else the run's excerpts (float audio).
         self.seed_classes = load_seed(seed_file, config, seed_offset) if seed_file else None
+        if self.seed_classes is None and prime:
+            self.seed_classes = quantization.quantize(np.stack(prime), config.q_type,
+                                                      config.q_levels)
+        self.truncation = truncation or {}
+        self.window_bounds = window_bounds   # samplernn.windows.WindowBounds of the corpus
         self.summary_writer, self.reference_audio = summary_writer, reference_audio
         self._reference_notes = None   # samplernn.notes.measure of reference_audio
         self.interrupt, self.precision = interrupt, precision
@@ -180,7 +190,8 @@ class TrainingAudioWriter:
         result = write_generated(self.sampler, wav_file_sinks(paths, self.config.sample_rate),
                                  self.seconds, self.temperatures,
                                  random_seed=self.random_seed + epoch,
-                                 seed_classes=self.seed_classes, interrupt=self.interrupt)
+                                 seed_classes=self.seed_classes, interrupt=self.interrupt,
+                                 **self.truncation)
         if not result.written:
             log.info("Stopped before any audio of epoch %d was generated: no file written",
                      epoch)
@@ -193,7 +204,7 @@ class TrainingAudioWriter:
     def _summarize(self, epoch: int, paths: list) -> None:
         import soundfile
 
-        from samplernn import notes, plots
+        from samplernn import notes, plots, windows
 
         rate = self.config.sample_rate
         with self.summary_writer.as_default(step=epoch):
@@ -209,6 +220,15 @@ class TrainingAudioWriter:
                                  description=f"epoch {epoch}, temperature {temperature:g}")
                 for name, value in notes.measure(audio, rate).items():
                     tf.summary.scalar(f"notes/{index}_t{temperature:g}/{name}", value)
+                if self.window_bounds is not None:   # does it keep playing? (2-s windows)
+                    measured = windows.window_measures(audio, rate)
+                    if measured:
+                        long_form = windows.judge(measured, self.window_bounds)
+                        tf.summary.scalar(f"alive/{index}_t{temperature:g}/alive_share",
+                                          long_form.alive_share)
+                        collapse = long_form.first_collapse_seconds
+                        tf.summary.scalar(f"alive/{index}_t{temperature:g}/first_collapse_s",
+                                          len(audio) / rate if collapse is None else collapse)
                 panels = {f"generated (t={temperature:g})": audio}
                 if self.reference_audio is not None:
                     panels["real (validation excerpt)"] = self.reference_audio

@@ -55,11 +55,14 @@ def expand_temperatures(temperatures, num_seqs: int) -> list:
     return (temperatures + [temperatures[-1]] * num_seqs)[:num_seqs]
 
 
-def save_temperatures(run_dir: str, temperatures: list) -> None:
-    """Record the temperatures a run samples its audio at (``train.py --temperature``):
-    ``generate.py`` without ``--temperature`` uses them for the run's checkpoints."""
-    atomic_write_text(os.path.join(run_dir, TEMPERATURE_FILE),
-                      json.dumps({"temperature": [float(t) for t in temperatures]}) + "\n")
+def save_temperatures(run_dir: str, temperatures: list, top_p: float = defaults.TOP_P,
+                      min_p: float = defaults.MIN_P) -> None:
+    """Record how a run samples its audio (``train.py --temperature``, ``--top_p``,
+    ``--min_p``): ``generate.py`` without those flags uses them for the run's
+    checkpoints."""
+    atomic_write_text(os.path.join(run_dir, TEMPERATURE_FILE), json.dumps(
+        {"temperature": [float(t) for t in temperatures], "top_p": float(top_p),
+         "min_p": float(min_p)}) + "\n")
 
 
 def recorded_temperatures(prefix: str) -> list:
@@ -72,6 +75,32 @@ def recorded_temperatures(prefix: str) -> list:
     except (OSError, ValueError, KeyError, TypeError):
         return [defaults.TEMPERATURE]
     return [t for t in temperatures if t > 0] or [defaults.TEMPERATURE]
+
+
+def recorded_truncation(prefix: str) -> dict:
+    """``{"top_p", "min_p"}`` recorded beside checkpoint ``prefix`` (in its run's
+    TEMPERATURE_FILE), else the defaults (no truncation)."""
+    found = {"top_p": defaults.TOP_P, "min_p": defaults.MIN_P}
+    try:
+        with open(os.path.join(os.path.dirname(prefix), TEMPERATURE_FILE),
+                  encoding="utf-8") as f:
+            recorded = json.load(f)
+        for name in found:
+            if name in recorded and 0.0 <= float(recorded[name]) <= 1.0:
+                found[name] = float(recorded[name])
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return found
+
+
+def truncation_for_run(top_p, min_p, source_prefix) -> dict:
+    """``{"top_p", "min_p"}`` a training run samples with: each flag if given (not
+    None), else what the checkpoint it resumes or starts from recorded, else the
+    defaults."""
+    found = (recorded_truncation(source_prefix) if source_prefix
+             else {"top_p": defaults.TOP_P, "min_p": defaults.MIN_P})
+    return {"top_p": found["top_p"] if top_p is None else top_p,
+            "min_p": found["min_p"] if min_p is None else min_p}
 
 
 def temperatures_for_run(flag, source_prefix) -> list:

@@ -14,6 +14,10 @@ Per file (mono float audio in [-1, 1], any sample rate):
 - ``pitch_classes``: the pitch classes (of 12) that are the strongest chroma bin in at
   least MIN_PITCH_SHARE of the tonal frames.
 
+With ``--corpus``, each file is also judged 2-s window by 2-s window against the
+corpus's own windows (:mod:`samplernn.windows`): the share of its windows that are
+alive and when it first collapses (falls silent, into noise or a drone).
+
 :func:`has_notes` compares a generated file with its corpus's medians: flatness within
 FLATNESS_RATIO of the corpus's, at least ONSET_RATIO of its onset rate with the level
 after them falling at least DECAY_SHARE as far as the corpus's does (a corpus whose
@@ -25,19 +29,12 @@ epoch's audio under ``notes/`` (:class:`samplernn.generation.TrainingAudioWriter
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
-# librosa's onset peak picking is compiled by numba for the host CPU; on an Intel AMX host
-# (numba 0.68.1, llvmlite 0.50.0) that code crashed with a segmentation fault, and code
-# for a generic x86-64 CPU did not (benchmarks/RESULTS.md). It must be set before numba
-# compiles anything, so here, before librosa loads.
-os.environ.setdefault("NUMBA_CPU_NAME", "generic")
+# Importing spectra first also sets numba's CPU before librosa can load (see there).
+from samplernn.spectra import SILENCE_DBFS, fft_and_hop, frame_spectra
 
-FRAME_SECONDS = 0.064          # analysis frame (FFT) length
-HOP_SECONDS = 0.016            # hop between frames
-SILENCE_DBFS = -60.0           # a frame quieter than this (RMS) is silence
 TONAL_FLATNESS = 0.05          # a frame flatter than this is noise-like, not tonal
 DECAY_SECONDS = 0.15           # how long after an onset the level is compared
 LEVEL_WINDOW_SECONDS = 0.02    # RMS window at the onset and DECAY_SECONDS later
@@ -82,14 +79,10 @@ def measure(audio: np.ndarray, sample_rate: int) -> dict:
     import librosa
 
     audio = np.asarray(audio, np.float32)
-    n_fft = int(2 ** np.ceil(np.log2(FRAME_SECONDS * sample_rate)))
-    hop = int(HOP_SECONDS * sample_rate)
-    level_db = 20 * np.log10(librosa.feature.rms(y=audio, frame_length=n_fft,
-                                                 hop_length=hop)[0] + 1e-12)
+    n_fft, hop = fft_and_hop(sample_rate)
+    level_db, flatness, _ = frame_spectra(audio, sample_rate)
+    frames = len(flatness)
     sounding = level_db >= SILENCE_DBFS
-    flatness = librosa.feature.spectral_flatness(y=audio, n_fft=n_fft, hop_length=hop)[0]
-    frames = min(len(flatness), len(sounding))
-    flatness, sounding = flatness[:frames], sounding[:frames]
     tonal = sounding & (flatness < TONAL_FLATNESS)
     onsets, decay = onsets_and_decay(audio, sample_rate)
     pitch_classes = 0
@@ -144,11 +137,18 @@ def _measure_files(paths: list) -> list:
     return found
 
 
-def _row(name: str, measures: dict, verdict: str = "") -> str:
+def _row(name: str, measures: dict, long_form: str = "", verdict: str = "") -> str:
     return (f"{name[-40:]:>40} {measures['silence_share']:8.2f} "
             f"{measures['median_flatness']:9.4f} {measures['tonal_share']:7.2f} "
             f"{measures['onsets_per_second']:7.2f} {measures['decay_db']:+8.1f} "
-            f"{measures['pitch_classes']:6.0f}  {verdict}")
+            f"{measures['pitch_classes']:6.0f} {long_form:>15}  {verdict}").rstrip()
+
+
+def _long_form(verdict) -> str:
+    """``alive share / first collapse`` of a :class:`samplernn.windows.LongFormVerdict`."""
+    collapse = verdict.first_collapse_seconds
+    return (f"{verdict.alive_share:5.2f} / " +
+            ("never" if collapse is None else f"{collapse:g} s"))
 
 
 def main(argv=None) -> int:
@@ -158,24 +158,35 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus", help="a folder of the corpus's audio: its medians, and a "
                                          "verdict per file")
     args = parser.parse_args(argv)
-    from samplernn.audio import require_file
+    from samplernn import audio as audio_io
 
     for path in args.files:   # a wrong path is one line, before the table starts
-        require_file(path)
+        audio_io.require_file(path)
     print(f"{'file':>40} {'silence':>8} {'flatness':>9} {'tonal':>7} {'onsets/s':>8} "
-          f"{'decay dB':>8} {'pitch':>6}")
-    corpus = None
+          f"{'decay dB':>8} {'pitch':>6} {'alive/collapse':>15}")
+    corpus = bounds = None
     if args.corpus:
-        corpus = folder_medians(args.corpus)
-        print(_row("corpus median", corpus))
+        from samplernn import windows
+        from samplernn.data import find_audio_files
+
+        corpus_paths = find_audio_files(args.corpus)
+        corpus = corpus_medians([m for _, m in _measure_files(corpus_paths)])
+        rate = audio_io.native_sample_rate(args.files[0])   # one rate for every file
+        corpus_windows = windows.folder_windows(corpus_paths, rate)
+        bounds = windows.window_bounds(corpus_windows)
+        print(_row("corpus median", corpus,
+                   f"{windows.corpus_ceiling(corpus_windows, bounds):5.2f} alive"))
     for path, measures in _measure_files(args.files):
-        verdict = ""
+        verdict = long_form = ""
         if corpus is not None:
             checks = has_notes(measures, corpus)
             verdict = ("has notes like its corpus" if checks["all"] else
                        "missing: " + ", ".join(k for k, ok in checks.items()
                                                if not ok and k != "all"))
-        print(_row(path, measures, verdict))
+            windowed = windows.folder_windows([path], rate)[0]
+            if windowed:
+                long_form = _long_form(windows.judge(windowed, bounds))
+        print(_row(path, measures, long_form, verdict))
     return 0
 
 

@@ -9,6 +9,12 @@ Sampling is Gumbel-max with a per-sequence temperature:
 ``argmax(logits / T + Gumbel noise)``, i.e. a draw from ``softmax(logits / T)``,
 with stateless random numbers keyed on ``(random_seed, sample index)``, so a given
 seed always gives the same audio.
+
+The distribution's tail can be cut before the draw (:func:`truncate`): *min-p*
+keeps the classes at least ``min_p`` times as likely as the likeliest one, *top-p*
+(nucleus) the likeliest classes whose probabilities sum to ``top_p``. Both are
+read from a variable (:attr:`SampleLevel.truncation`), so changing them needs no
+recompilation; ``top_p = 1`` and ``min_p = 0`` keep every class.
 """
 
 from __future__ import annotations
@@ -23,7 +29,35 @@ def gumbel_noise(uniform):
     return -tf.math.log(-tf.math.log(uniform))
 
 
-def draw(logits, temperatures, noise_seed, noise=gumbel_noise):
+NO_TRUNCATION = (1.0, 0.0)   # (top_p, min_p): every class kept
+
+
+def truncate(scaled_logits, top_p, min_p):
+    """``scaled_logits [batch, q]`` (already divided by the temperature) with the
+    classes outside the top-p nucleus or under min-p set to -inf.
+
+    ``min_p`` (float32 scalar in [0, 1)): a class is kept when its probability is at
+    least ``min_p`` times the likeliest class's. ``top_p`` (in (0, 1]): the smallest
+    set of likeliest classes whose probabilities sum to at least ``top_p`` is kept.
+    The likeliest class is always kept.
+    """
+    dropped = tf.fill(tf.shape(scaled_logits), float("-inf"))
+    likeliest = tf.reduce_max(scaled_logits, axis=-1, keepdims=True)
+    kept = scaled_logits >= likeliest + tf.math.log(min_p)        # log(0) = -inf: all
+
+    def nucleus():
+        probabilities = tf.nn.softmax(scaled_logits)
+        descending = tf.sort(probabilities, axis=-1, direction="DESCENDING")
+        before = tf.cumsum(descending, axis=-1, exclusive=True)   # mass of likelier ones
+        count = tf.reduce_sum(tf.cast(before < top_p, tf.int32), axis=-1, keepdims=True)
+        smallest_kept = tf.gather(descending, tf.maximum(count, 1) - 1, batch_dims=1)
+        return probabilities >= smallest_kept
+
+    kept = tf.cond(top_p < 1.0, lambda: kept & nucleus(), lambda: kept)
+    return tf.where(kept, scaled_logits, dropped)
+
+
+def draw(logits, temperatures, noise_seed, noise=gumbel_noise, truncation=None):
     """One class per row from ``softmax(logits / T)`` by the Gumbel-max trick.
 
     Args:
@@ -31,13 +65,16 @@ def draw(logits, temperatures, noise_seed, noise=gumbel_noise):
         noise_seed: ``[2]`` int64, the stateless random seed.
         noise: maps uniform numbers to the noise added to the logits (only a
             test replaces it, to show that wrong noise is caught).
+        truncation: ``[2]`` float32 ``(top_p, min_p)`` (:func:`truncate`), or None.
     Returns:
         ``[batch]`` int32 classes.
     """
     uniform = tf.random.stateless_uniform(tf.shape(logits), seed=noise_seed, minval=_TINY,
                                           maxval=1.0)
-    return tf.argmax(logits / temperatures[:, None] + noise(uniform), axis=-1,
-                     output_type=tf.int32)
+    scaled = logits / temperatures[:, None]
+    if truncation is not None:
+        scaled = truncate(scaled, truncation[0], truncation[1])
+    return tf.argmax(scaled + noise(uniform), axis=-1, output_type=tf.int32)
 
 
 class SampleLevel:
@@ -47,6 +84,15 @@ class SampleLevel:
     def __init__(self, weights, model, top: int):
         self.weights, self.mlp, self.top = weights, model.sample_mlp, top
         self.frame_size, self.q_levels = model.config.sample_frame_size, model.config.q_levels
+        # (top_p, min_p) of every draw; assigned between calls (set_truncation)
+        self.truncation = tf.Variable(NO_TRUNCATION, dtype=tf.float32, trainable=False,
+                                      name="truncation")
+
+    def set_truncation(self, top_p: float = 1.0, min_p: float = 0.0) -> None:
+        """The tail cut of the following draws (see :func:`truncate`)."""
+        if not 0.0 < top_p <= 1.0 or not 0.0 <= min_p < 1.0:
+            raise ValueError(f"need 0 < top_p <= 1 and 0 <= min_p < 1, got {top_p}, {min_p}")
+        self.truncation.assign([top_p, min_p])
 
     def first_layer(self, history):
         """``history [B, top]`` -> the first layer's sum over the last ``frame_size``
@@ -65,7 +111,7 @@ class SampleLevel:
 
     def choose(self, logits, temperatures, seed, index):
         """The class drawn for sample ``index`` (int64): ``[B]`` int32."""
-        return draw(logits, temperatures, tf.stack([seed, index]))
+        return draw(logits, temperatures, tf.stack([seed, index]), truncation=self.truncation)
 
     def block(self, conditioning, history, temperatures, seed, first_index, teacher, offset):
         """Run the MLP over one lowest-tier frame: ``conditioning [B, F0, dim]``.

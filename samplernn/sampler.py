@@ -77,24 +77,27 @@ class Sampler:
     def initial(self, num_seqs: int, seed_classes: np.ndarray = None):
         """Starting ``(history [B, top], states)``: silence, or warmed up on a seed.
 
-        ``seed_classes [n]`` (quantized, ``n >= top``) is cut to a whole number
-        of top frames (dropping its start); the first frame becomes the
+        ``seed_classes`` (quantized) is ``[n]``, the same seed for every sequence, or
+        ``[k, n]``, seed ``i % k`` for sequence ``i`` (``n >= top``). It is cut to a
+        whole number of top frames (dropping its start); the first frame becomes the
         history and the frame tiers then run over every later frame.
         """
         states = self.model.initial_states(num_seqs)
         if seed_classes is None:
             silence = quantization.silence_class(self.config.q_type, self.config.q_levels)
             return tf.fill([num_seqs, self.top], silence), states
-        usable = len(seed_classes) // self.top * self.top
-        frames = np.asarray(seed_classes[len(seed_classes) - usable:], np.int32)
-        frames = np.tile(frames.reshape(1, -1, self.top), [num_seqs, 1, 1])
+        seeds = np.atleast_2d(np.asarray(seed_classes, np.int32))
+        usable = seeds.shape[1] // self.top * self.top
+        seeds = seeds[np.arange(num_seqs) % len(seeds), seeds.shape[1] - usable:]
+        frames = seeds.reshape(num_seqs, -1, self.top)
         return self._warm_up(tf.constant(frames[:, 0]), states, tf.constant(frames[:, 1:]))
 
     def generate(self, num_seqs: int, num_samples, temperatures, random_seed: int = 0,
-                 seed_classes: np.ndarray = None):
+                 seed_classes: np.ndarray = None, top_p: float = 1.0, min_p: float = 0.0):
         """Yield blocks of generated classes ``[num_seqs, n]`` until ``num_samples``
         samples per sequence have been produced; ``num_samples=None`` never stops
-        (memory stays flat: only the state is kept).
+        (memory stays flat: only the state is kept). ``top_p`` and ``min_p`` cut the
+        tail of every draw (:func:`samplernn.sample_level.truncate`).
 
         Each block is one compiled call of many top frames. The first call makes
         one frame, so that the first audio comes as soon as compilation is done;
@@ -104,6 +107,7 @@ class Sampler:
         overhead all but disappears.
         """
         temperatures = tf.constant(expand_temperatures(temperatures, num_seqs), tf.float32)
+        self.loop.sample_level.set_truncation(top_p, min_p)
         history, states = self.initial(num_seqs, seed_classes)
         seed = tf.constant(random_seed, tf.int64)
         frames_per_call, done, first_call = 1, 0, True

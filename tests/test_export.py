@@ -46,6 +46,10 @@ model.generate(tf.constant(50), tf.constant([1.0, 1.0, 1.0]))
 model.prime(tf.constant(seed_audio[None]))
 np.save(sys.argv[7], model.generate(tf.constant(half), tf.constant([temperature]))["audio"]
         .numpy()[0])
+model.truncate(tf.constant(0.9), tf.constant(0.05))   # nucleus and min-p, as generate.py
+model.reset(tf.constant(1), tf.constant(seed, tf.int64))
+np.save(sys.argv[8], model.generate(tf.constant(half), tf.constant([temperature]))["audio"]
+        .numpy()[0])
 try:
     model.generate(tf.constant(5), tf.constant([1.0, 1.0]))
     mismatch = ""
@@ -91,7 +95,8 @@ def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):
                    "--dur", str(half / 8000), "--random_seed", "5", "--temperature", "0.9"])
     result = subprocess.run([sys.executable, "-c", CLIENT, exported, "5", "0.9", str(half),
                              str(tmp_path / "exported.npy"), str(tmp_path / "seed.npy"),
-                             str(tmp_path / "primed.npy")], cwd=str(tmp_path),
+                             str(tmp_path / "primed.npy"), str(tmp_path / "cut.npy")],
+                            cwd=str(tmp_path),
                             capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S,
                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -114,6 +119,15 @@ def test_exported_model_generates_what_generate_py_does(run_dir, tmp_path):
     np.testing.assert_array_equal(quantization.quantize(primed, "mu-law", 256),
                                   quantization.quantize(from_seed, "mu-law", 256))
     assert "one temperature per sequence" in report["mismatch"]
+    # truncate() cuts the draws' tails as generate.py --top_p --min_p does.
+    cut_reference = str(tmp_path / "cut.wav")
+    generate.main(["--output_path", cut_reference, "--checkpoint_path", run_dir,
+                   "--dur", str(half / 8000), "--random_seed", "5", "--temperature", "0.9",
+                   "--top_p", "0.9", "--min_p", "0.05"])
+    cut = quantization.quantize(np.load(str(tmp_path / "cut.npy")), "mu-law", 256)
+    np.testing.assert_array_equal(cut, quantization.quantize(
+        soundfile.read(cut_reference, dtype="float32")[0], "mu-law", 256))
+    assert not np.array_equal(cut, quantization.quantize(ours[:half], "mu-law", 256))
 
 
 def test_export_refuses_to_overwrite(run_dir, tmp_path):

@@ -225,3 +225,73 @@ def test_training_audio_cut_before_any_sample_writes_no_file(tmp_path):
                                  1, 0.5, [0.75], interrupt=InterruptedAfterFirstLook())
     writer(3, "unused-prefix")
     assert not os.path.exists(tmp_path / "gen") or os.listdir(tmp_path / "gen") == []
+
+
+# The probabilities of the logits below, likeliest first: 0.403, 0.244, 0.148, 0.090, ...
+@pytest.mark.parametrize("top_p,min_p,kept", [
+    (1.0, 0.0, 8),         # no truncation: every class
+    (1.0, 0.3, 3),         # at least 0.3 x 0.403 = 0.121: three
+    (1.0, 0.5, 2),         # at least 0.201: two
+    (0.5, 0.0, 2),         # 0.403 < 0.5 <= 0.403 + 0.244: two
+    (0.7, 0.0, 3),         # 0.647 < 0.7 <= 0.795: three
+    (0.3, 0.0, 1),         # the likeliest alone holds 0.3
+    (0.7, 0.5, 2),         # both: the stricter one wins
+])
+def test_truncated_draws_keep_the_nucleus_and_the_classes_above_min_p(top_p, min_p, kept):
+    """Draws with top-p or min-p come only from the classes they keep, in the softmax's
+    proportions among them (chi-square over 40,000 draws)."""
+    from scipy.stats import chisquare
+
+    from samplernn.sample_level import draw
+
+    logits = np.array([2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, 1.5], np.float32)
+    probabilities = np.exp(logits.astype(np.float64)) / np.exp(logits.astype(np.float64)).sum()
+    order = np.argsort(-probabilities)
+    draws = 40_000
+    classes = draw(tf.constant(np.tile(logits, [draws, 1])), tf.ones([draws]),
+                   tf.constant([7, 0], tf.int64),
+                   truncation=tf.constant([top_p, min_p], tf.float32)).numpy()
+    observed = np.bincount(classes, minlength=len(logits))
+    assert set(np.flatnonzero(observed)) == set(order[:kept].tolist()), observed
+    if kept > 1:
+        inside = probabilities[order[:kept]]
+        p_value = chisquare(observed[order[:kept]], inside / inside.sum() * draws).pvalue
+        assert p_value > 1e-3, (observed, p_value)
+
+
+def test_the_sampler_reads_its_truncation_without_recompiling():
+    model = trained_like(build_model(tiny_config()))
+    sampler = Sampler(model)
+    run = lambda **cut: np.concatenate(list(sampler.generate(2, 200, [1.0], 3, **cut)), 1)  # noqa
+    free, cut = run(), run(min_p=0.5)
+    assert not np.array_equal(free, cut)
+    np.testing.assert_array_equal(free, run())            # set back: the same audio again
+    assert len(np.unique(cut)) < len(np.unique(free))     # fewer values survive the cut
+    assert sampler._generate_frames.experimental_get_tracing_count() == 1
+    with pytest.raises(ValueError, match="top_p"):
+        sampler.loop.sample_level.set_truncation(top_p=0.0)
+
+
+def test_a_run_records_its_prime_and_generate_starts_from_it(trained_run, tmp_path):
+    """train.py records excerpts of its training audio (prime.wav); generate.py warms
+    each sequence up on one by default, writes none of it, and --prime False starts
+    from silence (other audio); --seed replaces the prime."""
+    from samplernn import priming
+
+    _, _, run_dir = trained_run
+    prime_path = os.path.join(run_dir, priming.PRIME_FILE)
+    config = runs.config_for_checkpoint(os.path.join(run_dir, "x"))
+    prime = priming.recorded_prime(os.path.join(run_dir, "x"), config)
+    # one excerpt per channel, as long as a demo file (shorter than PRIME_SECONDS)
+    info = soundfile.info(prime_path)
+    assert prime.shape == (info.channels, info.frames) and info.channels >= 2
+    assert 0.3 * 8000 < info.frames <= 0.4 * 8000 and len(np.unique(prime)) > 10
+    outputs = {}
+    for name, flags in (("primed", []), ("again", []), ("silent", ["--prime", "False"])):
+        out = str(tmp_path / f"{name}.wav")
+        assert generate.main(["--output_path", out, "--checkpoint_path", run_dir,
+                              "--dur", "0.1", "--temperature", "1.0"] + flags) == 0
+        outputs[name] = soundfile.read(out)[0]
+        assert len(outputs[name]) == 800                 # the prime is not in the file
+    np.testing.assert_array_equal(outputs["primed"], outputs["again"])
+    assert not np.array_equal(outputs["primed"], outputs["silent"])

@@ -1,6 +1,8 @@
 """The measures of notes: plucked notes, noise, a drone and silence tell themselves apart,
 and the verdict against a corpus says what is missing."""
 
+import re
+
 import numpy as np
 import pytest
 import soundfile
@@ -50,9 +52,10 @@ def test_the_verdict_against_a_corpus_names_what_is_missing(signals, tmp_path, c
     assert notes.main([str(tmp_path / "other plucked.wav"), str(tmp_path / "noise.wav"),
                        "--corpus", str(tmp_path / "corpus")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].lstrip().startswith("corpus median")
-    assert lines[2].endswith("has notes like its corpus")
-    assert "missing: flatness like the corpus" in lines[3]
+    assert lines[1].lstrip().startswith("corpus median") and lines[1].endswith("1.00 alive")
+    # alive share / first collapse of their one 2-s window: the noise's is dead
+    assert re.search(r" [01]\.00 / never  has notes like its corpus$", lines[2])
+    assert "0.00 / never  missing: flatness like the corpus" in lines[3]
 
 
 def test_the_decay_asked_is_relative_to_the_corpus():

@@ -62,3 +62,27 @@ def test_generate_plot_writes_a_real_png(tmp_path):
         image = matplotlib.image.imread(str(tmp_path / f"g_{index}_t{temperature}.png"))
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 400
         assert image[..., :3].std() > 0.05  # not blank
+
+
+def test_training_audio_is_judged_window_by_window_on_tensorboard(tmp_path):
+    """Given the corpus's window bounds, each checkpoint's audio gets its alive share and
+    first collapse on TensorBoard (here an untrained model: noise, dead from the start)."""
+    import tensorflow as tf
+
+    from samplernn import windows
+    from samplernn.generation import TrainingAudioWriter
+    from samplernn.model import build_model
+
+    config = tiny_config()
+    bounds = windows.WindowBounds(max_silence_share=0.5, max_flatness=0.01, min_change=0.05)
+    writer = tf.summary.create_file_writer(str(tmp_path / "tb"))
+    audio_writer = TrainingAudioWriter(build_model(config), config, str(tmp_path / "gen"), "w",
+                                       1, 4.0, [1.0], summary_writer=writer,
+                                       window_bounds=bounds)
+    audio_writer(3, "unused")
+    events, found = summaries_by_plugin(str(tmp_path / "tb"))
+    assert {"alive/1_t1/alive_share", "alive/1_t1/first_collapse_s"} <= found["scalars"]
+    [share] = events.Tensors("alive/1_t1/alive_share")
+    [collapse] = events.Tensors("alive/1_t1/first_collapse_s")
+    assert share.step == 3 and tf.make_ndarray(share.tensor_proto) == 0.0
+    assert tf.make_ndarray(collapse.tensor_proto) == 0.0

@@ -1,0 +1,114 @@
+"""Choosing a run's sampling temperature by listening to its audio.
+
+How a trained model sounds depends on its sampling temperature more than on anything
+else a user can set, and the best temperature differs from corpus to corpus: on the
+study's soundtrack 0.95 keeps playing where 1.0 hisses, on the solo guitar 0.95 locks
+into clean held tones (benchmarks/RESULTS.md). So at the end of training, unless
+``--temperature`` was given, train.py generates SEQUENCES primed sequences of SECONDS
+at each of CANDIDATES, judges each file against the corpus (its share of alive 2-s
+windows, :mod:`samplernn.windows`, and whether it has notes like the corpus,
+:func:`samplernn.notes.has_notes`) and records the temperature with the best score,
+the mean of the two, as the run's (``generate.py``'s default for it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from samplernn import notes, quantization, windows
+
+CANDIDATES = (0.95, 0.9, 1.0)   # in order of preference when scores tie
+SEQUENCES = 4                   # files generated per candidate
+SECONDS = 8.0                   # each
+CORPUS_SEQUENCES = 16           # training sequences the files are judged against
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One candidate temperature's files: mean alive share, files with notes, score."""
+    temperature: float
+    alive_share: float
+    with_notes: int
+    files: int
+
+    @property
+    def score(self) -> float:
+        """The mean of the alive share and the share of files with notes, in [0, 1]."""
+        return (self.alive_share + self.with_notes / self.files) / 2
+
+    def describe(self) -> str:
+        return (f"temperature {self.temperature:g}: {self.alive_share:.2f} of 2-s windows "
+                f"alive, {self.with_notes} of {self.files} files with notes like the corpus")
+
+
+def judge_files(audios: list, sample_rate: int, bounds: windows.WindowBounds,
+                corpus_medians: dict) -> tuple:
+    """``(mean alive share, files with notes)`` of float ``audios`` ``[samples]`` each."""
+    alive, with_notes = [], 0
+    for audio in audios:
+        measured = windows.window_measures(audio, sample_rate)
+        alive.append(windows.judge(measured, bounds).alive_share if measured else 0.0)
+        with_notes += notes.has_notes(notes.measure(audio, sample_rate), corpus_medians)["all"]
+    return float(np.mean(alive)), with_notes
+
+
+def choose_temperature(sampler, corpus_audio: np.ndarray, prime=None,
+                       candidates=CANDIDATES, sequences: int = SEQUENCES,
+                       seconds: float = SECONDS, random_seed: int = 0, log=None) -> tuple:
+    """The best of ``candidates`` for ``sampler``'s model: ``(temperature, [Trial])``.
+
+    ``corpus_audio [sequences, samples]``: float audio of the corpus (its windows and
+    notes medians are the reference); ``prime``: classes to start each sequence from
+    (:meth:`samplernn.sampler.Sampler.initial`), as generate.py does.
+    """
+    config = sampler.config
+    rate = config.sample_rate
+    bounds = windows.corpus_bounds(corpus_audio, rate)
+    medians = notes.corpus_medians([notes.measure(a, rate) for a in corpus_audio])
+    trials = []
+    for temperature in candidates:
+        blocks = list(sampler.generate(sequences, int(seconds * rate), [temperature],
+                                       random_seed, prime))
+        audio = quantization.dequantize(np.concatenate(blocks, axis=1), config.q_type,
+                                        config.q_levels)
+        if bounds is None:   # a corpus of sequences shorter than a window: notes alone
+            alive = 0.0
+            with_notes = sum(notes.has_notes(notes.measure(a, rate), medians)["all"]
+                             for a in audio)
+        else:
+            alive, with_notes = judge_files(list(audio), rate, bounds, medians)
+        trials.append(Trial(temperature, alive, with_notes, sequences))
+        if log:
+            log(trials[-1].describe())
+    best = max(trials, key=lambda t: (t.score, -candidates.index(t.temperature)))
+    return best.temperature, trials
+
+
+def calibrate_run(model, data, run_dir: str, prime, truncation: dict, precision: str,
+                  random_seed: int, log) -> float | None:
+    """Choose the temperature of a run that just trained (:func:`choose_temperature`
+    on its training sequences) and record it beside its checkpoints; Ctrl-C skips it
+    (the recorded temperature stays). Returns the temperature chosen, or None."""
+    from samplernn.generation_files import save_temperatures
+    from samplernn.sampler import Sampler
+
+    config = model.config
+    classes = (None if not prime else
+               quantization.quantize(np.stack(prime), config.q_type, config.q_levels))
+    log.info("Choosing the sampling temperature: %d x %g s at each of %s",
+             SEQUENCES, SECONDS, ", ".join(f"{t:g}" for t in CANDIDATES))
+    try:
+        sampler = Sampler(model, precision=precision)
+        sampler.loop.sample_level.set_truncation(**truncation)
+        chosen, trials = choose_temperature(sampler, data.spread_sequences(CORPUS_SEQUENCES),
+                                            classes, random_seed=random_seed, log=log.info)
+    except KeyboardInterrupt:
+        log.info("Interrupted: the temperature was not chosen; generate.py uses the one "
+                 "recorded before")
+        return None
+    save_temperatures(run_dir, [chosen], **truncation)
+    log.info("Chose temperature %g (best mean of alive share and files with notes); "
+             "generate.py samples this run at it unless given --temperature", chosen)
+    return chosen
