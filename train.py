@@ -102,7 +102,7 @@ def parse_args(argv=None):
     p.add_argument("--choose_temperature", type=boolean, default=True,
                    help="When training ends, unless --temperature is given: generate a few "
                         "seconds at several temperatures, judge them against the corpus and "
-                        "record the best as the run's (about a minute)")
+                        "record the best as the run's (1-2 minutes on a CPU core)")
     p.add_argument("--top_p", type=probability, default=None,
                    help="Nucleus sampling of the audio generated at each checkpoint; recorded "
                         "in the run, generate.py's default (default: what the run it resumes "
@@ -316,7 +316,7 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
     if result.interrupted:
         log.info("To resume, run the same command again")
         return interrupt.exit_status
-    if args.generate and args.choose_temperature and not args.temperature:
+    if args.choose_temperature and not args.temperature:
         from samplernn.calibration import calibrate_run
 
         calibrate_run(model, data, run_dir, prime, truncation, args.generation_precision,

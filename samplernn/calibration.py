@@ -2,13 +2,15 @@
 
 How a trained model sounds depends on its sampling temperature more than on anything
 else a user can set, and the best temperature differs from corpus to corpus: on the
-study's soundtrack 0.95 keeps playing where 1.0 hisses, on the solo guitar 0.95 locks
-into clean held tones (benchmarks/RESULTS.md). So at the end of training, unless
+study's soundtrack 0.9-0.95 keeps playing with notes, on the solo guitar 0.95 plays
+cleaner tones than the corpus's, and on recorded voices 0.95 falls silent where 1.0
+keeps talking (benchmarks/RESULTS.md). So at the end of training, unless
 ``--temperature`` was given, train.py generates SEQUENCES primed sequences of SECONDS
-at each of CANDIDATES, judges each file against the corpus (its share of alive 2-s
-windows, :mod:`samplernn.windows`, and whether it has notes like the corpus,
-:func:`samplernn.notes.has_notes`) and records the temperature with the best score,
-the mean of the two, as the run's (``generate.py``'s default for it).
+(at most as long as the corpus's sequences) at each of CANDIDATES, judges each file
+against the corpus (its share of alive 2-s windows, :mod:`samplernn.windows`, and
+whether it has notes like the corpus, :func:`samplernn.notes.has_notes`) and records
+the temperature with the best score, the mean of the two, as the run's
+(``generate.py``'s default for it).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import numpy as np
 
 from samplernn import notes, quantization, windows
 
-CANDIDATES = (0.95, 0.9, 1.0)   # in order of preference when scores tie
+CANDIDATES = (0.95, 0.98, 0.9, 1.0, 1.03)   # in order of preference when scores tie
 SEQUENCES = 4                   # files generated per candidate
 SECONDS = 8.0                   # each
 CORPUS_SEQUENCES = 16           # training sequences the files are judged against
+SEED_OFFSET = 1000              # calibration draws with --random_seed + this, so that
+#                                 generate.py's files (--random_seed) are not the ones
+#                                 the temperature was chosen on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +102,16 @@ def calibrate_run(model, data, run_dir: str, prime, truncation: dict, precision:
     config = model.config
     classes = (None if not prime else
                quantization.quantize(np.stack(prime), config.q_type, config.q_levels))
-    log.info("Choosing the sampling temperature: %d x %g s at each of %s",
-             SEQUENCES, SECONDS, ", ".join(f"{t:g}" for t in CANDIDATES))
+    corpus = data.spread_sequences(CORPUS_SEQUENCES)
+    seconds = min(SECONDS, corpus.shape[1] / config.sample_rate)   # as long as the corpus's
+    log.info("Choosing the sampling temperature: %d x %.3g s at each of %s",
+             SEQUENCES, seconds, ", ".join(f"{t:g}" for t in CANDIDATES))
     try:
         sampler = Sampler(model, precision=precision)
         sampler.loop.sample_level.set_truncation(**truncation)
-        chosen, trials = choose_temperature(sampler, data.spread_sequences(CORPUS_SEQUENCES),
-                                            classes, random_seed=random_seed, log=log.info)
+        chosen, trials = choose_temperature(sampler, corpus, classes, seconds=seconds,
+                                            random_seed=random_seed + SEED_OFFSET,
+                                            log=log.info)
     except KeyboardInterrupt:
         log.info("Interrupted: the temperature was not chosen; generate.py uses the one "
                  "recorded before")
