@@ -99,6 +99,9 @@ def parse_args(argv=None):
                    help="Of the audio generated at each checkpoint; recorded in the run, "
                         "generate.py's default for its checkpoints (default: what the run "
                         f"it resumes or starts from recorded, else {defaults.TEMPERATURE})")
+    p.add_argument("--input_noise", type=float, default=0.0,
+                   help="Standard deviation, in quantization levels, of noise added to the "
+                        "model's inputs (not its targets) while training; 0: none")
     p.add_argument("--choose_temperature", type=boolean, default=True,
                    help="When training ends, unless --temperature is given: generate a few "
                         "seconds at several temperatures, judge them against the corpus and "
@@ -240,7 +243,8 @@ def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
         model = build_model(config, use_cudnn=cudnn)
         optimizer = precision.with_loss_scaling(
             optimizers.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
-    trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy)
+    trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy,
+                               input_noise=args.input_noise)
     progress = checkpoints.Progress()
     checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
     init_prefix = None if resume_prefix else args.init_prefix

@@ -27,6 +27,19 @@ Modules, one concept each:
                   (the scripts' own: no module here imports it)
     plots         waveform and log-mel spectrogram pictures (PNG)
     demo          a small synthetic corpus for trying things out
+    priming       excerpts of a run's training audio that generation starts from
+    spectra       short-time level, flatness and spectra of audio
+    notes         measures of notes in audio (python -m samplernn.notes)
+    windows       alive or dead, 2-s window by window, against the corpus
+    calibration   a run's sampling temperature chosen by judging its audio
 """
+
+import os
+
+# librosa's onset peak picking is compiled by numba for the host CPU; on an Intel AMX host
+# (numba 0.68.1, llvmlite 0.50.0) that code crashed with a segmentation fault, and code
+# for a generic x86-64 CPU did not (benchmarks/RESULTS.md). It must be set before numba
+# compiles anything: here, before any module of this package can load librosa.
+os.environ.setdefault("NUMBA_CPU_NAME", "generic")
 
 __version__ = "0.10.0"

@@ -32,7 +32,6 @@ import argparse
 
 import numpy as np
 
-# Importing spectra first also sets numba's CPU before librosa can load (see there).
 from samplernn.spectra import SILENCE_DBFS, fft_and_hop, frame_spectra
 
 TONAL_FLATNESS = 0.05          # a frame flatter than this is noise-like, not tonal

@@ -4,15 +4,7 @@ playing (:mod:`samplernn.windows`)."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-
-# librosa's onset peak picking is compiled by numba for the host CPU; on an Intel AMX host
-# (numba 0.68.1, llvmlite 0.50.0) that code crashed with a segmentation fault, and code
-# for a generic x86-64 CPU did not (benchmarks/RESULTS.md). It must be set before numba
-# compiles anything, so here, before librosa loads.
-os.environ.setdefault("NUMBA_CPU_NAME", "generic")
 
 FRAME_SECONDS = 0.064          # analysis frame (FFT) length
 HOP_SECONDS = 0.016            # hop between frames

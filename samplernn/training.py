@@ -38,8 +38,10 @@ class Trainer:
     Without one, the default strategy makes this plain single-device training.
     """
 
-    def __init__(self, model, optimizer, jit_compile: bool = False, strategy=None):
+    def __init__(self, model, optimizer, jit_compile: bool = False, strategy=None,
+                 input_noise: float = 0.0):
         self.model, self.optimizer = model, optimizer
+        self.input_noise = input_noise   # std of the noise added to inputs, in levels
         self.strategy = strategy or tf.distribute.get_strategy()
         with self.strategy.scope():
             self.optimizer.build(model.trainable_variables)
@@ -71,11 +73,22 @@ class Trainer:
         initial = self.model.initial_states(batch_size)
         return tf.nest.map_structure(lambda s0, s: tf.where(reset, s0, s), initial, states)
 
+    def _noisy(self, inputs):
+        """``inputs [B, top+S]`` (classes) with Gaussian noise of ``input_noise`` levels
+        added and rounded, inside the class range: the model learns to predict the
+        clean targets from inputs as imperfect as its own samples (LPCNet's remedy)."""
+        if not self.input_noise:
+            return inputs
+        q_levels = self.model.config.q_levels
+        noise = tf.random.normal(tf.shape(inputs), stddev=self.input_noise)
+        noisy = tf.round(tf.cast(inputs, tf.float32) + noise)
+        return tf.cast(tf.clip_by_value(noisy, 0, q_levels - 1), inputs.dtype)
+
     def _train_step(self, inputs, targets, reset, states):
         states = tf.nest.map_structure(tf.stop_gradient, states)  # truncated BPTT
         with tf.GradientTape() as tape:
             states = self._reset(reset, states, tf.shape(inputs)[0])
-            logits, new_states = self.model(inputs, states)
+            logits, new_states = self.model(self._noisy(inputs), states)
             loss = self.cross_entropy(logits, targets)
             # Gradients are summed over replicas: each contributes its share of the mean.
             replica_loss = loss / self.strategy.num_replicas_in_sync

@@ -281,7 +281,7 @@ FAULTS = [
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
     Fault("train-records-no-temperature", "train.py",
-          "        save_temperatures(run_dir, temperatures)\n",
+          "        save_temperatures(run_dir, temperatures, **truncation)\n",
           "        pass\n",
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
@@ -299,6 +299,50 @@ FAULTS = [
           "        require_file(path)\n",
           "",
           ("tests/test_notes.py::test_a_missing_file_is_reported_before_the_table_starts",)),
+    # issue #46: audio that keeps playing
+    Fault("windows-change-whitened", "samplernn/windows.py",
+          "    change = spectral_change(magnitude, lag)\n",
+          "    change = spectral_change(magnitude / (magnitude.mean(axis=0) + 1e-9), lag)\n",
+          ("tests/test_windows.py::test_a_hiss_under_a_drone_is_still_a_drone",)),
+    Fault("windows-one-dead-window-collapses", "samplernn/windows.py",
+          "COLLAPSE_WINDOWS = 2 ", "COLLAPSE_WINDOWS = 1 ",
+          ("tests/test_windows.py::test_one_dead_window_is_not_a_collapse",)),
+    Fault("windows-noise-is-alive", "samplernn/windows.py",
+          "    if window.flatness > bounds.max_flatness:\n", "    if False:\n",
+          ("tests/test_windows.py::test_notes_are_alive_and_silence_noise_and_a_drone_are_"
+           "dead",)),
+    Fault("min-p-ignored", "samplernn/sample_level.py",
+          "    kept = scaled_logits >= likeliest + tf.math.log(min_p)        # log(0) = -inf: "
+          "all\n",
+          "    kept = scaled_logits > -likeliest * float('inf')\n",
+          ("tests/test_generation.py::test_truncated_draws_keep_the_nucleus_and_the_classes_"
+           "above_min_p[1.0-0.3-3]",)),
+    Fault("nucleus-one-too-many", "samplernn/sample_level.py",
+          "        smallest_kept = tf.gather(descending, tf.maximum(count, 1) - 1, batch_dims=1)\n",
+          "        smallest_kept = tf.gather(descending, tf.minimum(count, 7), batch_dims=1)\n",
+          ("tests/test_generation.py::test_truncated_draws_keep_the_nucleus_and_the_classes_"
+           "above_min_p[0.5-0.0-2]",)),
+    Fault("generate-ignores-the-prime", "generate.py",
+          "        seed = recorded_prime(prefix, config)\n", "        seed = None\n",
+          ("tests/test_generation.py::test_a_run_records_its_prime_and_generate_starts_from_"
+           "it",)),
+    Fault("calibration-picks-the-worst", "samplernn/calibration.py",
+          "    best = max(trials,", "    best = min(trials,",
+          ("tests/test_calibration.py::test_the_temperature_whose_audio_has_notes_wins[0.9]",)),
+    Fault("train-chooses-no-temperature", "train.py",
+          "        calibrate_run(model, data, run_dir,", "        (model, data, run_dir,",
+          ("tests/test_calibration.py::test_train_py_records_the_temperature_it_chose",)),
+    Fault("export-truncate-ignored", "samplernn/export.py",
+          "        self.truncation.assign(tf.stack([top_p, min_p]))\n",
+          "        self.truncation.assign(tf.stack([1.0, 0.0]))\n",
+          ("tests/test_export.py::test_exported_model_generates_what_generate_py_does",)),
+    Fault("numba-cpu-set-late", "samplernn/__init__.py",
+          'os.environ.setdefault("NUMBA_CPU_NAME", "generic")\n', "",
+          ("tests/test_notes.py::test_numbas_cpu_is_set_before_librosa_can_load",)),
+    Fault("tensorboard-not-told-alive", "samplernn/generation.py",
+          "                if self.window_bounds is not None:", "                if False:",
+          ("tests/test_observability.py::test_training_audio_is_judged_window_by_window_on_"
+           "tensorboard",)),
 ]
 
 

@@ -1,6 +1,7 @@
 """The measures of notes: plucked notes, noise, a drone and silence tell themselves apart,
 and the verdict against a corpus says what is missing."""
 
+import os
 import re
 
 import numpy as np
@@ -103,3 +104,17 @@ def test_a_missing_file_is_reported_before_the_table_starts(tmp_path):
     done = subprocess.run([sys.executable, "-m", "samplernn.notes", str(tmp_path / "no.wav")],
                           capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 2 and done.stdout == "", done.stdout
+
+
+def test_numbas_cpu_is_set_before_librosa_can_load():
+    """Importing any module of the package sets NUMBA_CPU_NAME (the onset detector
+    crashed on some hosts with numba's host-specific code) before librosa is loaded."""
+    import subprocess
+    import sys
+
+    probe = ("import os, sys; import samplernn.audio; "
+             "print(os.environ.get('NUMBA_CPU_NAME'), 'librosa' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CPU_NAME"}
+    printed = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert printed == ["generic", "False"]

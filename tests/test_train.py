@@ -477,9 +477,10 @@ def test_init_from_starts_a_new_run_from_the_source_weights_and_resumes_as_itsel
         return original_fit(trainer, *args, **kwargs)
 
     monkeypatch.setattr(training, "fit", fit)
+    # no temperature chosen at the end: the one the run carries is the one checked
     common = ["--id", "tuned", "--data_dir", str(tmp_path / "demo"), "--logdir_root",
               str(tmp_path / "logdir"), "--batch_size", "4", "--generate", "False",
-              "--init_from", str(tmp_path / "logdir" / "t")]
+              "--choose_temperature", "False", "--init_from", str(tmp_path / "logdir" / "t")]
     assert train.main([*common, "--num_epochs", "1"]) == 0
     assert at_start == [(expected, 0)]
     assert f"Starting from the weights of {source}" in caplog.text
