@@ -105,7 +105,7 @@ def parse_args(argv=None):
     p.add_argument("--choose_temperature", type=boolean, default=True,
                    help="When training ends, unless --temperature is given: generate a few "
                         "seconds at several temperatures, judge them against the corpus and "
-                        "record the best as the run's (1-2 minutes on a CPU core)")
+                        "record the best as the run's (2-3 minutes on a CPU core)")
     p.add_argument("--top_p", type=probability, default=None,
                    help="Nucleus sampling of the audio generated at each checkpoint; recorded "
                         "in the run, generate.py's default (default: what the run it resumes "

@@ -6,11 +6,10 @@ study's soundtrack 0.9-0.95 keeps playing with notes, on the solo guitar 0.95 pl
 cleaner tones than the corpus's, and on recorded voices 0.95 falls silent where 1.0
 keeps talking (benchmarks/RESULTS.md). So at the end of training, unless
 ``--temperature`` was given, train.py generates SEQUENCES primed sequences of SECONDS
-(at most as long as the corpus's sequences) at each of CANDIDATES, judges each file
-against the corpus (its share of alive 2-s windows, :mod:`samplernn.windows`, and
-whether it has notes like the corpus, :func:`samplernn.notes.has_notes`) and records
-the temperature with the best score, the mean of the two, as the run's
-(``generate.py``'s default for it).
+at each of CANDIDATES, judges each file against the corpus (its share of alive 2-s
+windows, :mod:`samplernn.windows`, and whether it has notes like the corpus,
+:func:`samplernn.notes.has_notes`) and records the temperature with the best score
+(:attr:`Trial.score`) as the run's (``generate.py``'s default for it).
 """
 
 from __future__ import annotations
@@ -21,9 +20,10 @@ import numpy as np
 
 from samplernn import notes, quantization, windows
 
-CANDIDATES = (0.95, 0.98, 0.9, 1.0, 1.03)   # in order of preference when scores tie
+CANDIDATES = (0.95, 0.98, 0.9, 1.0)   # in order of preference when scores tie
 SEQUENCES = 4                   # files generated per candidate
-SECONDS = 8.0                   # each
+SECONDS = 16.0                  # each: long enough to see a fall into silence or noise
+NOTES_WEIGHT = 0.25             # of the share of files with notes, beside the alive share
 CORPUS_SEQUENCES = 16           # training sequences the files are judged against
 SEED_OFFSET = 1000              # calibration draws with --random_seed + this, so that
 #                                 generate.py's files (--random_seed) are not the ones
@@ -40,8 +40,9 @@ class Trial:
 
     @property
     def score(self) -> float:
-        """The mean of the alive share and the share of files with notes, in [0, 1]."""
-        return (self.alive_share + self.with_notes / self.files) / 2
+        """The alive share, plus NOTES_WEIGHT times the share of files with notes: audio
+        that keeps playing first, notes like the corpus's to choose between such."""
+        return self.alive_share + NOTES_WEIGHT * self.with_notes / self.files
 
     def describe(self) -> str:
         return (f"temperature {self.temperature:g}: {self.alive_share:.2f} of 2-s windows "
@@ -103,7 +104,9 @@ def calibrate_run(model, data, run_dir: str, prime, truncation: dict, precision:
     classes = (None if not prime else
                quantization.quantize(np.stack(prime), config.q_type, config.q_levels))
     corpus = data.spread_sequences(CORPUS_SEQUENCES)
-    seconds = min(SECONDS, corpus.shape[1] / config.sample_rate)   # as long as the corpus's
+    sequence_seconds = corpus.shape[1] / config.sample_rate
+    # A corpus too short for 2-s windows (a test's) is judged on files of its length.
+    seconds = SECONDS if sequence_seconds >= windows.WINDOW_SECONDS else sequence_seconds
     log.info("Choosing the sampling temperature: %d x %.3g s at each of %s",
              SEQUENCES, seconds, ", ".join(f"{t:g}" for t in CANDIDATES))
     try:

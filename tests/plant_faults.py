@@ -339,6 +339,11 @@ FAULTS = [
     Fault("numba-cpu-set-late", "samplernn/__init__.py",
           'os.environ.setdefault("NUMBA_CPU_NAME", "generic")\n', "",
           ("tests/test_notes.py::test_numbas_cpu_is_set_before_librosa_can_load",)),
+    Fault("input-noise-not-added", "samplernn/training.py",
+          "        noisy = tf.round(tf.cast(inputs, tf.float32) + noise)\n",
+          "        noisy = tf.round(tf.cast(inputs, tf.float32) + 0 * noise)\n",
+          ("tests/test_model.py::test_input_noise_perturbs_the_inputs_within_the_classes_and_"
+           "only_when_asked",)),
     Fault("tensorboard-not-told-alive", "samplernn/generation.py",
           "                if self.window_bounds is not None:", "                if False:",
           ("tests/test_observability.py::test_training_audio_is_judged_window_by_window_on_"

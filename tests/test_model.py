@@ -303,3 +303,23 @@ def test_input_projection_is_chosen_per_layer():
         inputs = tf.zeros([2, 5, rnn.input_map.kernel().shape[0]])
         rnn(inputs, rnn.initial_state(2))
         assert ranks == ([3] if ahead else [2] * 5), ranks   # once, or at each of 5 steps
+
+
+def test_input_noise_perturbs_the_inputs_within_the_classes_and_only_when_asked():
+    """--input_noise: the model's inputs get rounded Gaussian noise of that many levels,
+    clipped to the class range; 0 leaves them as they are."""
+    import tensorflow as tf
+
+    from samplernn import training
+    from samplernn.model import build_model
+    from samplernn.optimizers import make_optimizer
+
+    model = build_model(tiny_config())
+    inputs = tf.constant(np.tile([0, 128, 255], [64, 400]), tf.int32)
+    clean = training.Trainer(model, make_optimizer("adam", 0.001))._noisy(inputs)
+    assert clean is inputs
+    noisy = training.Trainer(model, make_optimizer("adam", 0.001), input_noise=2.0)._noisy(
+        inputs).numpy()
+    assert noisy.dtype == np.int32 and noisy.min() == 0 and noisy.max() == 255
+    middle = noisy[:, 1::3] - 128
+    assert abs(middle.mean()) < 0.05 and 1.5 < np.abs(middle).mean() < 1.7   # E|round(N(0, 2))|
