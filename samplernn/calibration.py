@@ -120,6 +120,6 @@ def calibrate_run(model, data, run_dir: str, prime, truncation: dict, precision:
                  "recorded before")
         return None
     save_temperatures(run_dir, [chosen], **truncation)
-    log.info("Chose temperature %g (best mean of alive share and files with notes); "
+    log.info("Chose temperature %g (the most alive, then the most files with notes); "
              "generate.py samples this run at it unless given --temperature", chosen)
     return chosen
