@@ -10,8 +10,9 @@ import os
 import sys
 
 from samplernn import defaults, precision, schedule
-from samplernn.cli import (boolean, optional_float, optional_int, positive_float, positive_int,
-                           probability, quiet_tensorflow, run, setup_logging)
+from samplernn.cli import (boolean, min_p_value, non_negative_float, optional_float,
+                           optional_int, positive_float, positive_int, quiet_tensorflow, run,
+                           setup_logging, top_p_value)
 from samplernn.schedule import SECONDS_PER_MINUTE
 
 log = logging.getLogger("samplernn")
@@ -99,18 +100,18 @@ def parse_args(argv=None):
                    help="Of the audio generated at each checkpoint; recorded in the run, "
                         "generate.py's default for its checkpoints (default: what the run "
                         f"it resumes or starts from recorded, else {defaults.TEMPERATURE})")
-    p.add_argument("--input_noise", type=float, default=0.0,
+    p.add_argument("--input_noise", type=non_negative_float, default=0.0,
                    help="Standard deviation, in quantization levels, of noise added to the "
                         "model's inputs (not its targets) while training; 0: none")
     p.add_argument("--choose_temperature", type=boolean, default=True,
                    help="When training ends, unless --temperature is given: generate a few "
                         "seconds at several temperatures, judge them against the corpus and "
                         "record the best as the run's (2-3 minutes on a CPU core)")
-    p.add_argument("--top_p", type=probability, default=None,
+    p.add_argument("--top_p", type=top_p_value, default=None,
                    help="Nucleus sampling of the audio generated at each checkpoint; recorded "
                         "in the run, generate.py's default (default: what the run it resumes "
                         f"or starts from recorded, else {defaults.TOP_P})")
-    p.add_argument("--min_p", type=probability, default=None,
+    p.add_argument("--min_p", type=min_p_value, default=None,
                    help="Min-p sampling of that audio, recorded the same way (default: what "
                         f"the run it resumes or starts from recorded, else {defaults.MIN_P})")
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")

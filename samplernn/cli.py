@@ -53,15 +53,31 @@ def boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected True or False, got {text!r}")
 
 
-def probability(text: str) -> float:
-    """A number from 0 to 1."""
+def _number_in(text: str, low: float, high: float, low_open: bool, high_open: bool,
+               words: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}") from None
+    if (value < low or value > high or (low_open and value == low)
+            or (high_open and value == high)):
+        raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}")
     return value
+
+
+def top_p_value(text: str) -> float:
+    """Nucleus sampling's mass: above 0, at most 1 (1: every value kept)."""
+    return _number_in(text, 0.0, 1.0, True, False, "a number above 0 and at most 1")
+
+
+def min_p_value(text: str) -> float:
+    """Min-p sampling's share of the likeliest value: at least 0, under 1 (0: all kept)."""
+    return _number_in(text, 0.0, 1.0, False, True, "a number from 0 up to (not including) 1")
+
+
+def non_negative_float(text: str) -> float:
+    """A number, 0 or more."""
+    return _number_in(text, 0.0, float("inf"), False, False, "a number, 0 or more")
 
 
 def optional_int(text: str):

@@ -176,7 +176,8 @@ def test_generate_errors(checkpoint):
     short = write_tone(str(tmp / "short.wav"), 0.01, 8000)  # 80 samples
     with pytest.raises(UserError, match="too short"):
         generate.main(base + ["--seed", short, "--seed_offset", "70"])
-    for flag, value in (("--dur", "-1"), ("--temperature", "-1"), ("--num_seqs", "0")):
+    for flag, value in (("--dur", "-1"), ("--temperature", "-1"), ("--num_seqs", "0"),
+                        ("--top_p", "0"), ("--min_p", "1"), ("--prime", "maybe")):
         with pytest.raises(SystemExit):
             generate.parse_args(base + [flag, value])
     assert not os.path.exists(tmp / "e.wav")
