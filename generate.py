@@ -13,8 +13,8 @@ import os
 import sys
 
 from samplernn import defaults, precision
-from samplernn.cli import (boolean, min_p_value, positive_float, positive_int,
-                           quiet_tensorflow, run, setup_logging, silence_stdout, top_p_value)
+from samplernn.cli import (add_truncation_flags, boolean, positive_float, positive_int,
+                           quiet_tensorflow, run, setup_logging, silence_stdout)
 
 
 def duration(text: str):
@@ -51,14 +51,7 @@ def parse_args(argv=None):
                    help="One per sequence; too few repeat the last, too many are dropped "
                         "(default: the temperature the checkpoint's run trained with, "
                         f"recorded in its temperature.json; else {defaults.TEMPERATURE})")
-    p.add_argument("--top_p", type=top_p_value, default=None,
-                   help="Draw each sample from the likeliest values whose probabilities sum "
-                        "to this (nucleus sampling); 1 keeps them all (default: the run's, "
-                        "recorded beside its checkpoints; else 1)")
-    p.add_argument("--min_p", type=min_p_value, default=None,
-                   help="Leave out the values less likely than this times the likeliest one; "
-                        "0 keeps them all (default: the run's; else "
-                        f"{defaults.MIN_P})")
+    add_truncation_flags(p, "the generated audio")
     p.add_argument("--prime", type=boolean, default=True,
                    help="Start each sequence from a 1-s excerpt of the run's training audio "
                         "(recorded beside its checkpoints; not written to the output); False: "

@@ -10,9 +10,9 @@ import os
 import sys
 
 from samplernn import defaults, precision, schedule
-from samplernn.cli import (boolean, min_p_value, non_negative_float, optional_float,
+from samplernn.cli import (add_truncation_flags, boolean, non_negative_float, optional_float,
                            optional_int, positive_float, positive_int, quiet_tensorflow, run,
-                           setup_logging, top_p_value)
+                           setup_logging)
 from samplernn.schedule import SECONDS_PER_MINUTE
 
 log = logging.getLogger("samplernn")
@@ -107,13 +107,8 @@ def parse_args(argv=None):
                    help="When training ends, unless --temperature is given: generate a few "
                         "seconds at several temperatures, judge them against the corpus and "
                         "record the best as the run's (2-3 minutes on a CPU core)")
-    p.add_argument("--top_p", type=top_p_value, default=None,
-                   help="Nucleus sampling of the audio generated at each checkpoint; recorded "
-                        "in the run, generate.py's default (default: what the run it resumes "
-                        f"or starts from recorded, else {defaults.TOP_P})")
-    p.add_argument("--min_p", type=min_p_value, default=None,
-                   help="Min-p sampling of that audio, recorded the same way (default: what "
-                        f"the run it resumes or starts from recorded, else {defaults.MIN_P})")
+    add_truncation_flags(p, "the audio generated at each checkpoint (recorded in the run "
+                              "as generate.py's default)")
     p.add_argument("--seed", default=None, help="Audio file to seed generation with")
     p.add_argument("--generation_precision", choices=precision.GENERATION_PRECISIONS,
                    default=precision.GENERATION_PRECISION,

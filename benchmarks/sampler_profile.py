@@ -65,7 +65,7 @@ def variant_sampler(name: str, model):
             return super().first_layer(history)
 
         def block(self, conditioning, history, temperatures, seed, first_index,
-                  teacher, offset):
+                  teacher, offset, truncating=False):
             f0 = self.frame_size
             if name == "tiers_only":
                 chosen = tf.argmax(conditioning[:, :, :q], axis=-1, output_type=tf.int32)
@@ -79,7 +79,7 @@ def variant_sampler(name: str, model):
                                            (tf.constant(0), history))
                 return history, None
             return super().block(conditioning, history, temperatures, seed,
-                                 first_index, teacher, offset)
+                                 first_index, teacher, offset, truncating)
 
     return Sampler(model, sample_level=Variant)
 

@@ -49,12 +49,12 @@ class Trial:
                 f"alive, {self.with_notes} of {self.files} files with notes like the corpus")
 
 
-def judge_files(audios: list, sample_rate: int, bounds: windows.WindowBounds,
-                corpus_medians: dict) -> tuple:
-    """``(mean alive share, files with notes)`` of float ``audios`` ``[samples]`` each."""
+def judge_files(audios: list, sample_rate: int, bounds, corpus_medians: dict) -> tuple:
+    """``(mean alive share, files with notes)`` of float ``audios`` ``[samples]`` each;
+    ``bounds`` (:class:`samplernn.windows.WindowBounds`) None: every alive share 0."""
     alive, with_notes = [], 0
     for audio in audios:
-        measured = windows.window_measures(audio, sample_rate)
+        measured = windows.window_measures(audio, sample_rate) if bounds else []
         alive.append(windows.judge(measured, bounds).alive_share if measured else 0.0)
         with_notes += notes.has_notes(notes.measure(audio, sample_rate), corpus_medians)["all"]
     return float(np.mean(alive)), with_notes
@@ -79,12 +79,8 @@ def choose_temperature(sampler, corpus_audio: np.ndarray, prime=None,
                                        random_seed, prime))
         audio = quantization.dequantize(np.concatenate(blocks, axis=1), config.q_type,
                                         config.q_levels)
-        if bounds is None:   # a corpus of sequences shorter than a window: notes alone
-            alive = 0.0
-            with_notes = sum(notes.has_notes(notes.measure(a, rate), medians)["all"]
-                             for a in audio)
-        else:
-            alive, with_notes = judge_files(list(audio), rate, bounds, medians)
+        # bounds is None for a corpus of sequences shorter than a window: notes alone
+        alive, with_notes = judge_files(list(audio), rate, bounds, medians)
         trials.append(Trial(temperature, alive, with_notes, sequences))
         if log:
             log(trials[-1].describe())

@@ -75,6 +75,22 @@ def min_p_value(text: str) -> float:
     return _number_in(text, 0.0, 1.0, False, True, "a number from 0 up to (not including) 1")
 
 
+def add_truncation_flags(parser, of_what: str) -> None:
+    """``--top_p`` and ``--min_p`` (default None: what the run recorded) on ``parser``;
+    ``of_what`` says which draws they cut."""
+    from samplernn import defaults
+
+    parser.add_argument("--top_p", type=top_p_value, default=None,
+                        help=f"Nucleus sampling of {of_what}: each sample drawn from the "
+                             "likeliest values whose probabilities sum to this; 1 keeps them "
+                             "all (default: what the run recorded beside its checkpoints, "
+                             f"else {defaults.TOP_P})")
+    parser.add_argument("--min_p", type=min_p_value, default=None,
+                        help=f"Min-p sampling of {of_what}: values less likely than this "
+                             "times the likeliest one left out; 0 keeps them all (default: "
+                             f"what the run recorded, else {defaults.MIN_P})")
+
+
 def non_negative_float(text: str) -> float:
     """A number, 0 or more."""
     return _number_in(text, 0.0, float("inf"), False, False, "a number, 0 or more")

@@ -116,7 +116,7 @@ class ExportedSampler(tf.Module):
             frames = tf.minimum(num_frames - done, per_call)
             start = self.position + tf.cast(done * self._top, tf.int64)
             produced, history, states = self._frames(history, states, temperature, self.seed,
-                                                     start, frames)
+                                                     start, frames, True)   # truncate() applies
             # [frames, batch, top] -> [frames, top, batch] -> [frames * top, batch]
             samples = tf.reshape(tf.transpose(produced[:frames], [0, 2, 1]),
                                  [-1, tf.shape(history)[0]])

@@ -23,7 +23,8 @@ class FrameLoop:
         self.top = model.config.top_frame_size
         self.max_frames_per_call = max_frames_per_call
 
-    def frame(self, history, states, temperatures, seed, first_index, teacher=None):
+    def frame(self, history, states, temperatures, seed, first_index, teacher=None,
+              truncating: bool = False):
         """Generate (or teacher-force) one top frame of ``top`` samples.
 
         Args:
@@ -32,6 +33,8 @@ class FrameLoop:
             temperatures: ``[B]`` float32. seed: int64 scalar.
             first_index: int64 scalar, index of the frame's first sample.
             teacher: ``[B, top]`` int32 or None.
+            truncating: whether the draws read the sample level's truncation (a
+                Python bool: each value is its own trace).
         Returns:
             ``(samples [B, top], new states, logits [B, top, q] or None)``.
         """
@@ -44,7 +47,8 @@ class FrameLoop:
                                              states[k])
             if k + 1 == len(self.tiers):          # the lowest frame tier
                 history, block_logits = self.sample_level.block(
-                    upsampled, history, temperatures, seed, first_index, teacher, offset)
+                    upsampled, history, temperatures, seed, first_index, teacher, offset,
+                    truncating)
                 logits.append(block_logits)
                 return history
             step = self.tiers[k + 1].frame_size
@@ -73,7 +77,8 @@ class FrameLoop:
         descend(0, None, tf.concat([history, teacher], axis=1), 0)
         return states
 
-    def frames(self, history, states, temperatures, seed, first_index, num_frames):
+    def frames(self, history, states, temperatures, seed, first_index, num_frames,
+               truncating: bool = False):
         """Generate ``num_frames`` top frames in one loop (one compiled call).
 
         The output has room for :attr:`max_frames_per_call` frames whatever
@@ -91,7 +96,8 @@ class FrameLoop:
 
         def body(i, history, states, produced):
             start = first_index + tf.cast(i, tf.int64) * self.top
-            history, states, _ = self.frame(history, states, temperatures, seed, start)
+            history, states, _ = self.frame(history, states, temperatures, seed, start,
+                                            truncating=truncating)
             produced = tf.tensor_scatter_nd_update(produced, [[i]], history[None])
             return i + 1, history, states, produced
 

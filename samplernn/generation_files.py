@@ -65,14 +65,24 @@ def save_temperatures(run_dir: str, temperatures: list, top_p: float = defaults.
          "min_p": float(min_p)}) + "\n")
 
 
+def _recorded_sampling(prefix: str) -> dict:
+    """The TEMPERATURE_FILE beside checkpoint ``prefix`` as a dict ({} when absent or
+    unreadable)."""
+    try:
+        with open(os.path.join(os.path.dirname(prefix), TEMPERATURE_FILE),
+                  encoding="utf-8") as f:
+            recorded = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
 def recorded_temperatures(prefix: str) -> list:
     """The temperatures recorded beside checkpoint ``prefix`` (its run's, or a shipped
     model's), else ``[defaults.TEMPERATURE]``."""
     try:
-        with open(os.path.join(os.path.dirname(prefix), TEMPERATURE_FILE),
-                  encoding="utf-8") as f:
-            temperatures = [float(t) for t in json.load(f)["temperature"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        temperatures = [float(t) for t in _recorded_sampling(prefix)["temperature"]]
+    except (ValueError, KeyError, TypeError):
         return [defaults.TEMPERATURE]
     return [t for t in temperatures if t > 0] or [defaults.TEMPERATURE]
 
@@ -81,15 +91,12 @@ def recorded_truncation(prefix: str) -> dict:
     """``{"top_p", "min_p"}`` recorded beside checkpoint ``prefix`` (in its run's
     TEMPERATURE_FILE), else the defaults (no truncation)."""
     found = {"top_p": defaults.TOP_P, "min_p": defaults.MIN_P}
-    try:
-        with open(os.path.join(os.path.dirname(prefix), TEMPERATURE_FILE),
-                  encoding="utf-8") as f:
-            recorded = json.load(f)
-        for name in found:
-            if name in recorded and 0.0 <= float(recorded[name]) <= 1.0:
-                found[name] = float(recorded[name])
-    except (OSError, ValueError, TypeError, AttributeError):
-        pass
+    for name, value in _recorded_sampling(prefix).items():
+        try:
+            if name in found and 0.0 <= float(value) <= 1.0:
+                found[name] = float(value)
+        except (ValueError, TypeError):
+            pass
     return found
 
 

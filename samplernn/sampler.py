@@ -108,6 +108,7 @@ class Sampler:
         """
         temperatures = tf.constant(expand_temperatures(temperatures, num_seqs), tf.float32)
         self.loop.sample_level.set_truncation(top_p, min_p)
+        truncating = top_p < 1.0 or min_p > 0.0   # a second trace only when a cut is asked
         history, states = self.initial(num_seqs, seed_classes)
         seed = tf.constant(random_seed, tf.int64)
         frames_per_call, done, first_call = 1, 0, True
@@ -118,7 +119,7 @@ class Sampler:
             started = time.perf_counter()
             produced, history, states = self._generate_frames(
                 history, states, temperatures, seed, tf.constant(done, tf.int64),
-                tf.constant(frames, tf.int32))
+                tf.constant(frames, tf.int32), truncating)
             block = np.transpose(produced.numpy()[:frames], [1, 0, 2]).reshape(num_seqs, -1)
             seconds = time.perf_counter() - started
             if not first_call:   # the first call's time is mostly compilation

@@ -268,7 +268,8 @@ def test_the_sampler_reads_its_truncation_without_recompiling():
     assert not np.array_equal(free, cut)
     np.testing.assert_array_equal(free, run())            # set back: the same audio again
     assert len(np.unique(cut)) < len(np.unique(free))     # fewer values survive the cut
-    assert sampler._generate_frames.experimental_get_tracing_count() == 1
+    # one trace without a cut, one with: values change without another
+    assert sampler._generate_frames.experimental_get_tracing_count() == 2
     with pytest.raises(ValueError, match="top_p"):
         sampler.loop.sample_level.set_truncation(top_p=0.0)
 
