@@ -230,35 +230,45 @@ class CheckpointSaver(Callback):
     "``e - 1`` epochs completed, ``s`` steps into epoch ``e``"; resuming
     continues epoch ``e`` at step ``s + 1`` (same data order, RNN state reset),
     and the checkpoint written when epoch ``e`` completes replaces it. Under
-    ``best`` the interrupted state is saved as ``interrupted.ckpt-<e>`` instead:
-    resuming finds it, but generation from a run or id directory keeps taking
-    the best ``model.ckpt`` (see :mod:`samplernn.runs`). A full disk is a
-    one-line error; the previous checkpoint stays as it was.
+    ``best`` a state that is not a best model (a stop, a timed save, the end of
+    an epoch that did not improve) is saved as ``state.ckpt-<e>`` instead, and
+    the one before it is deleted; a new best ``model.ckpt`` deletes it too. So
+    resuming always finds the newest state, and generation from a run or id
+    directory keeps taking the best ``model.ckpt`` (see :mod:`samplernn.runs`).
+    A full disk is a one-line error; the previous checkpoint stays as it was.
     """
 
     def __init__(self, manager: tf.train.CheckpointManager, every: int, policy: str,
                  tracker: ImprovementTracker, on_save=()):
         self.manager, self.every, self.policy, self.tracker = manager, every, policy, tracker
         self.on_save = list(on_save)
-        self.saved_epoch = None   # the completed epoch whose checkpoint was saved last
+        self.saved_epoch = None   # the completed epoch whose state was saved last
 
-    def _save(self, epoch: int, interrupted: bool = False) -> str:
+    def _save(self, epoch: int, state: bool = False) -> str:
+        """Write a checkpoint of epoch ``epoch``: a ``state.ckpt`` under ``best`` when
+        ``state`` (not a best model), else the manager's ``model.ckpt``. Then the
+        states it supersedes are deleted (never before it is complete)."""
+        on_disk = isinstance(self.manager, tf.train.CheckpointManager)
         try:
-            if (interrupted and self.policy == "best"
-                    and isinstance(self.manager, tf.train.CheckpointManager)):
-                # Not a best model: kept out of model.ckpt-*, which generation takes.
-                return self.manager.checkpoint.write(
-                    os.path.join(self.manager.directory, f"{runs.INTERRUPTED_NAME}-{epoch}"))
-            return self.manager.save(checkpoint_number=epoch)
+            if state and self.policy == "best" and on_disk:
+                prefix = self.manager.checkpoint.write(
+                    os.path.join(self.manager.directory, f"{runs.STATE_NAME}-{epoch}"))
+            else:
+                prefix = self.manager.save(checkpoint_number=epoch)
         except (tf.errors.OpError, OSError) as e:
             raise fileio.write_error(self.manager.directory, e, "checkpoint") from None
+        if on_disk:
+            runs.remove_states(self.manager.directory, keep=prefix)
+        return prefix
 
     def on_epoch_end(self, epoch, logs):
         if epoch % self.every:
             return
         if self.policy == "best" and not self.tracker.improved:
-            log.info("No improvement in epoch %d: checkpoint not saved (--checkpoint_policy "
-                     "Best)", epoch)
+            prefix = self._save(epoch, state=True)
+            self.saved_epoch = epoch
+            log.info("No improvement in epoch %d: not a best model (--checkpoint_policy "
+                     "Best); its state is kept for resuming in %s", epoch, prefix)
             return
         prefix = self._save(epoch)
         self.saved_epoch = epoch
@@ -272,12 +282,12 @@ class CheckpointSaver(Callback):
         if step == 0 and self.saved_epoch == epoch:
             log.info("Stopped after epoch %d; its checkpoint is saved", epoch)
             return
-        prefix = self._save(epoch, interrupted=True)
+        prefix = self._save(epoch, state=True)
         where = f"after epoch {epoch}" if step == 0 else f"at epoch {epoch}, step {step}"
         log.info("Stopped %s: saved %s", where, prefix)
 
     def on_timed_save(self, epoch, step):
         """Mid-epoch, so that a crash or a kill loses at most the time since."""
-        prefix = self._save(epoch, interrupted=True)
+        prefix = self._save(epoch, state=True)
         log.info("Saved %s (epoch %d, step %d; --checkpoint_every_minutes)", prefix, epoch,
                  step)

@@ -6,15 +6,19 @@ Layout::
         model.config.json                          the model config of this run
         learning_rate.json                         its learning-rate flags
         model.ckpt-<epoch>.index / .data-*         TensorFlow checkpoints
-        interrupted.ckpt-<epoch>.index / .data-*   the state saved by Ctrl-C or
-                                                   SIGTERM under --checkpoint_policy Best
+        state.ckpt-<epoch>.index / .data-*         --checkpoint_policy Best: the newest
+                                                   training state when it is not a best
+                                                   model (a stop, a timed save, an epoch
+                                                   that did not improve); at most one
         checkpoint                                 TensorFlow's record of the newest
         train/, validation/                        TensorBoard logs
 
 Anything that loads a model accepts a checkpoint prefix
 (``.../model.ckpt-100``), a run directory or an id directory (the newest
-``model.ckpt`` of its newest run that has one). Resuming also takes an
-``interrupted.ckpt``: it is the last thing its run wrote.
+``model.ckpt`` of its newest run that has one). Resuming takes the newest state
+of the newest run, a ``state.ckpt`` included, so a run never goes back in time
+(a ``state.ckpt-<e>`` is written after ``model.ckpt-<e - 1>`` and before
+``model.ckpt-<e>``; earlier releases called it ``interrupted.ckpt``).
 
 Everything here works on names and JSON files only, so the scripts can find a
 checkpoint and compare configs before TensorFlow loads (see
@@ -37,7 +41,9 @@ from samplernn.fileio import remove_stale_temporaries
 
 RUN_DIR_FORMAT = "%d.%m.%Y_%H.%M.%S"
 CHECKPOINT_NAME = "model.ckpt"            # a checkpoint saved at the end of an epoch
-INTERRUPTED_NAME = "interrupted.ckpt"     # Best policy: the state saved on a stop signal
+STATE_NAME = "state.ckpt"                 # Best policy: the newest state, not a best model
+LEGACY_STATE_NAME = "interrupted.ckpt"    # what STATE_NAME was called before
+STATE_NAMES = (STATE_NAME, LEGACY_STATE_NAME)
 SCHEDULE_FILE = "learning_rate.json"
 _CHECKPOINT_EPOCH = re.compile(r"\.ckpt-(\d+)$")
 _RECORDED = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
@@ -60,9 +66,33 @@ def new_run_dir(logdir_root: str, run_id: str) -> str:
             now += datetime.timedelta(seconds=1)
 
 
-def _checkpoint_indexes(directory: str, names=(CHECKPOINT_NAME, INTERRUPTED_NAME)) -> list:
+def _checkpoint_indexes(directory: str, names=(CHECKPOINT_NAME, *STATE_NAMES)) -> list:
     return [index for name in names
             for index in glob.glob(os.path.join(directory, f"{name}-*.index"))]
+
+
+def _prefixes(directory: str, names) -> list:
+    return [index[:-len(".index")] for index in _checkpoint_indexes(directory, names)]
+
+
+def remove_checkpoint(prefix: str) -> None:
+    """Delete checkpoint ``prefix``: its index first (from then on nothing finds it),
+    then its data shards."""
+    for path in [prefix + ".index", *glob.glob(glob.escape(prefix) + ".data-*")]:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+def remove_states(directory: str, keep: str = None) -> list:
+    """Delete the ``state.ckpt`` (and legacy ``interrupted.ckpt``) checkpoints of
+    ``directory`` but ``keep``; return their prefixes. Called once a newer checkpoint
+    is written, so a killed process leaves at worst one stale state, which
+    :func:`latest_checkpoint` ranks below the newer one."""
+    stale = [prefix for prefix in _prefixes(directory, STATE_NAMES)
+             if keep is None or os.path.abspath(prefix) != os.path.abspath(keep)]
+    for prefix in stale:
+        remove_checkpoint(prefix)
+    return stale
 
 
 @contextlib.contextmanager
@@ -120,7 +150,7 @@ def remove_unfinished_saves(id_dir: str) -> list:
 
 # ------------------------------------------------------- finding checkpoints
 def checkpoint_epoch(prefix: str) -> int:
-    """The epoch number in a ``model.ckpt-<epoch>`` (or ``interrupted.ckpt-``) prefix."""
+    """The epoch number in a ``model.ckpt-<epoch>`` (or ``state.ckpt-``) prefix."""
     match = _CHECKPOINT_EPOCH.search(prefix)
     return int(match.group(1)) if match else 0
 
@@ -143,15 +173,24 @@ def _recorded_checkpoint(directory: str):
     return prefix if is_checkpoint(prefix) else None
 
 
+def _newest_state(prefix: str) -> tuple:
+    """How far checkpoint ``prefix`` is into its run, from its name: its epoch, then a
+    ``model.ckpt`` over a ``state.ckpt`` of the same epoch (``model.ckpt-<e>`` holds
+    epoch ``e`` complete; a ``state.ckpt-<e>`` at most that), then over a legacy
+    ``interrupted.ckpt`` (which an earlier release may have left stale)."""
+    name = os.path.basename(prefix).rsplit("-", 1)[0]
+    rank = {CHECKPOINT_NAME: 2, STATE_NAME: 1}.get(name, 0)
+    return checkpoint_epoch(prefix), rank
+
+
 def _latest_in_directory(directory: str, for_resuming: bool):
-    if for_resuming:      # written on a stop signal: the last thing its run did
-        interrupted = _checkpoint_indexes(directory, (INTERRUPTED_NAME,))
-        if interrupted:
-            return max((i[:-len(".index")] for i in interrupted), key=checkpoint_epoch)
+    if for_resuming:      # the newest state, whichever kind holds it
+        prefixes = _prefixes(directory, (CHECKPOINT_NAME, *STATE_NAMES))
+        return max(prefixes, key=_newest_state) if prefixes else None
     found = _recorded_checkpoint(directory)
     if found:
         return found
-    prefixes = [i[:-len(".index")] for i in _checkpoint_indexes(directory, (CHECKPOINT_NAME,))]
+    prefixes = _prefixes(directory, (CHECKPOINT_NAME,))
     return max(prefixes, key=checkpoint_epoch) if prefixes else None
 
 
@@ -159,7 +198,8 @@ def latest_checkpoint(path: str, for_resuming: bool = False):
     """The checkpoint prefix at ``path`` (a prefix, run dir or id dir), or None.
 
     A directory gives the newest ``model.ckpt`` of its newest run that has one;
-    ``for_resuming`` also takes an ``interrupted.ckpt`` (see module docs).
+    ``for_resuming`` takes the newest state, a ``state.ckpt`` included (see module
+    docs).
     """
     if is_checkpoint(path):
         return path
@@ -190,7 +230,7 @@ def resolve_checkpoint(path: str, flag: str = "--checkpoint_path",
     found = latest_checkpoint(path, for_resuming) if path else None
     if found is None:
         interrupted = latest_checkpoint(path, for_resuming=True) if path else None
-        hint = (f" (only the state saved when a run was stopped, {interrupted}, which "
+        hint = (f" (only a training state that is not a best model, {interrupted}, which "
                 f"can be passed as it is)" if interrupted else "")
         shipped = ", ".join(shipped_models()) or "none"
         raise UserError(f"no checkpoint found at {path} ({flag}){hint}; pass a checkpoint "

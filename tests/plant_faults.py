@@ -348,6 +348,26 @@ FAULTS = [
           "                if self.window_bounds is not None:", "                if False:",
           ("tests/test_observability.py::test_training_audio_is_judged_window_by_window_on_"
            "tensorboard",)),
+    # issue #47: checkpoints never go back in time (5d2471e's behaviour, planted back)
+    Fault("resume-prefers-any-interrupted-state", "samplernn/runs.py",
+          "        return max(prefixes, key=_newest_state) if prefixes else None\n",
+          "        states = _prefixes(directory, STATE_NAMES)\n"
+          "        return max(states or prefixes, key=checkpoint_epoch) if prefixes else None\n",
+          ("tests/test_checkpoint_policy.py::test_a_stale_state_from_an_earlier_release_never_"
+           "wins",)),
+    Fault("best-leaves-stale-states", "samplernn/callbacks.py",
+          "            runs.remove_states(self.manager.directory, keep=prefix)\n",
+          "            pass\n",
+          ("tests/test_checkpoint_policy.py::test_resuming_takes_the_newest_state_after_every_"
+           "save[best]",)),
+    Fault("best-epoch-without-improvement-saves-nothing", "samplernn/callbacks.py",
+          "            prefix = self._save(epoch, state=True)\n"
+          "            self.saved_epoch = epoch\n",
+          "            return\n",
+          ("tests/test_checkpoint_policy.py::test_a_finished_best_run_started_again_has_"
+           "nothing_to_do",
+           "tests/test_checkpoint_policy.py::test_resuming_takes_the_newest_state_after_every_"
+           "save[best]")),
 ]
 
 

@@ -141,14 +141,16 @@ def test_best_policy_saves_only_improvements_and_patience_stops():
     progress = checkpoints.Progress()
     tracker = callbacks.ImprovementTracker(progress, patience=2)
     manager = FakeManager()
-    saver = callbacks.CheckpointSaver(manager, every=1, policy="best", tracker=tracker)
+    best = []   # the epochs saved as a best model (a state is saved at every epoch)
+    saver = callbacks.CheckpointSaver(manager, every=1, policy="best", tracker=tracker,
+                                      on_save=[lambda epoch, prefix: best.append(epoch)])
     stopped = []
     for epoch, val_loss in enumerate([3.0, 2.5, 2.7, 2.4, 2.6, 2.6], start=1):
         logs = {"loss": 9.0, "val_loss": val_loss}
         tracker.on_epoch_end(epoch, logs)
         saver.on_epoch_end(epoch, logs)
         stopped.append(tracker.should_stop())
-    assert manager.saved == [1, 2, 4]
+    assert best == [1, 2, 4] and manager.saved == [1, 2, 3, 4, 5, 6]
     assert stopped == [False, False, False, False, False, True]
     always = callbacks.CheckpointSaver(FakeManager(), every=2, policy="always", tracker=tracker)
     for epoch in range(1, 6):
@@ -227,7 +229,7 @@ def test_ctrl_c_saves_and_resume_continues_inside_the_epoch(demo_dir, tmp_path, 
 def test_an_interrupted_best_run_resumes_but_generation_keeps_the_best(demo_dir, tmp_path,
                                                                         monkeypatch):
     """--checkpoint_policy Best, then SIGTERM mid-epoch: the state is saved where a
-    resume finds it (interrupted.ckpt-2), and the run's model stays the best one."""
+    resume finds it (state.ckpt-2), and the run's model stays the best one."""
     monkeypatch.setattr(training, "READBACK_STEPS", 1)
     config = tiny_config()
     data = TrainingData.from_directory(demo_dir, config, batch_size=4, num_val_batches=1)
@@ -249,10 +251,10 @@ def test_an_interrupted_best_run_resumes_but_generation_keeps_the_best(demo_dir,
                           interrupt=interrupt)
     assert result.interrupted and interrupt.exit_status == 143
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == [
-        "interrupted.ckpt-2.index", "model.ckpt-1.index"]
+        "model.ckpt-1.index", "state.ckpt-2.index"]
     assert runs.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-1")
     resume = runs.latest_checkpoint(str(tmp_path), for_resuming=True)
-    assert resume.endswith("interrupted.ckpt-2")
+    assert resume.endswith("state.ckpt-2")
     assert checkpoints.completed_epochs(resume) == 1
     # Steps over all epochs (what benchmarks/budget_study.py reports as the machine's speed).
     assert checkpoints.training_steps(resume) == data.train_steps_per_epoch + 2
