@@ -10,12 +10,12 @@ chunks are omitted and reported. See README.md.
 import argparse
 import os
 
+from samplernn import cli
 from samplernn.cli import boolean, positive_int, run
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_file", required=True, help="An audio file, or a directory of them")
     p.add_argument("--output_dir", required=True, help="Created if it does not exist")
     p.add_argument("--chunk_length", type=float, default=8000, help="Chunk length in ms")
@@ -25,7 +25,11 @@ def parse_args(argv=None):
     p.add_argument("--sample_rate", type=positive_int, default=None,
                    help="Resample the chunks to this rate (default: keep the input's)")
     p.add_argument("--mono", type=boolean, default=True, help="Down-mix to mono")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):

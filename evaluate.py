@@ -10,13 +10,12 @@ import argparse
 import json
 import sys
 
-from samplernn import precision
+from samplernn import cli, precision
 from samplernn.cli import positive_float, positive_int, quiet_tensorflow, run, setup_logging
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint_path", required=True,
                    help="A checkpoint (.../model.ckpt-N), a run directory or an id directory")
     p.add_argument("--data_dir", required=True, help="Directory of audio files to score")
@@ -29,7 +28,11 @@ def parse_args(argv=None):
                    help="Score with generate.py's sampler at this weight precision (teacher-"
                         "forced, slower) instead of the training computation")
     p.add_argument("--json", action="store_true", help="Print the result as JSON")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):
@@ -40,10 +43,12 @@ def main(argv=None):
     # Everything that needs no model is checked before TensorFlow loads.
     opened = runs.open_checkpoint(args.checkpoint_path, args.config_file)
     prefix, config = opened.prefix, opened.config
-    files = data.load_quantized_files(data.find_audio_files(args.data_dir), config)
-
+    paths = data.find_audio_files(args.data_dir)
     quiet_tensorflow()
     from samplernn import checkpoints, devices, evaluation
+
+    checkpoints.check_readable(prefix)   # a damaged checkpoint: one line before decoding
+    files = data.load_quantized_files(paths, config)
 
     cudnn = devices.use_cudnn() if args.precision is None else None   # the sampler: no RNN layers
     print(devices.start_line(devices.find_devices(), devices.describe_strategy(),

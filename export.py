@@ -10,19 +10,23 @@ prime(audio) are described in README.md ("Exporting a model").
 import argparse
 import os
 
+from samplernn import cli
 from samplernn.cli import quiet_tensorflow, run, setup_logging
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint_path", required=True,
                    help="A checkpoint (.../model.ckpt-N), a run directory or an id directory")
     p.add_argument("--output_dir", required=True,
                    help="Where the SavedModel goes (a new or empty directory)")
     p.add_argument("--config_file", default=None,
                    help="Model config; by default the one saved beside the checkpoint")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):
@@ -36,7 +40,7 @@ def main(argv=None):
     opened = runs.open_checkpoint(args.checkpoint_path, args.config_file,
                                   sweep_dir=os.path.dirname(os.path.abspath(args.output_dir)))
     prefix, config = opened.prefix, opened.config
-    from samplernn.generation_files import recorded_truncation
+    from samplernn.run_record import recorded_truncation
 
     truncation = recorded_truncation(prefix)   # the run's, as generate.py's defaults
 

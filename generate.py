@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from samplernn import defaults, precision
+from samplernn import cli, defaults, precision
 from samplernn.cli import (add_truncation_flags, boolean, positive_float, positive_int,
                            quiet_tensorflow, run, setup_logging, silence_stdout)
 
@@ -31,9 +31,8 @@ def duration(text: str):
     return value
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output_path", default=None,
                    help="The .wav file to write, or - for a WAV stream on standard output "
                         "(required unless --play)")
@@ -71,6 +70,11 @@ def parse_args(argv=None):
     p.add_argument("--play", action="store_true",
                    help="Play the audio as it is generated (needs the sounddevice package); "
                         "with several sequences, the first is played")
+    return p
+
+
+def parse_args(argv=None):
+    p = build_parser()
     args = p.parse_args(argv)
     if args.output_path is None and not args.play:
         p.error("give --output_path (a .wav file, or - for standard output), or --play")
@@ -81,7 +85,7 @@ def main(argv=None):
     args = parse_args(argv)
     streaming = args.output_path == "-"
     setup_logging(stream=sys.stderr if streaming else sys.stdout)  # stdout carries the audio
-    from samplernn import generation_files, runs
+    from samplernn import generation_files, run_record, runs
     from samplernn.errors import UserError
 
     # Everything that needs no model is checked before TensorFlow loads.
@@ -102,12 +106,12 @@ def main(argv=None):
     seed = (generation_files.load_seed(args.seed, config, args.seed_offset)
             if args.seed else None)
     if seed is None and args.prime:
-        from samplernn.priming import recorded_prime
+        from samplernn.run_record import recorded_prime
 
         seed = recorded_prime(prefix, config)
     temperatures = generation_files.expand_temperatures(
-        args.temperature or generation_files.recorded_temperatures(prefix), args.num_seqs)
-    truncation = generation_files.recorded_truncation(prefix)
+        args.temperature or run_record.recorded_temperatures(prefix), args.num_seqs)
+    truncation = run_record.recorded_truncation(prefix)
     top_p = truncation["top_p"] if args.top_p is None else args.top_p
     min_p = truncation["min_p"] if args.min_p is None else args.min_p
 

@@ -4,12 +4,10 @@ See README.md for every option. Checkpoints go to <logdir_root>/<id>/<run>/,
 audio generated during training to <output_dir>/<id>/.
 """
 
-import argparse
 import logging
 import os
-import sys
 
-from samplernn import defaults, precision, schedule
+from samplernn import cli, defaults, precision, schedule
 from samplernn.cli import (add_truncation_flags, boolean, non_negative_float, optional_float,
                            optional_int, positive_float, positive_int, quiet_tensorflow, run,
                            setup_logging)
@@ -30,9 +28,8 @@ class _PatienceDefault:
 PATIENCE_DEFAULT = _PatienceDefault()
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser():
+    p = cli.parser(__doc__)
     p.add_argument("--id", default="default", help="Id of the training session")
     p.add_argument("--data_dir", required=True, help="Directory of training audio")
     p.add_argument("--verbose", type=boolean, default=True,
@@ -127,7 +124,12 @@ def parse_args(argv=None):
                    help="Compile the training step with XLA (see README for when it helps)")
     p.add_argument("--strategy", default="auto",
                    help="auto, mirrored, multi_worker (from TF_CONFIG) or tpu")
-    args = p.parse_args(argv)
+    return p
+
+
+def parse_args(argv=None):
+    args = build_parser().parse_args(argv)
+    args.given = cli.given_options(build_parser, argv)   # what the command line set
     args.checkpoint_policy = CHECKPOINT_POLICIES[args.checkpoint_policy]
     if args.early_stopping_patience is PATIENCE_DEFAULT:
         # A budget run is meant to spend its budget: a linear schedule's last minutes,
@@ -161,208 +163,278 @@ def check_flags(args) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    args.command_line = sys.argv[1:] if argv is None else list(argv)
     setup_logging()
-    from samplernn.config import load_config
     from samplernn.fileio import check_writable_directory
     from samplernn.locks import IdLock, writes_runs
-    from samplernn.resuming import find_init_source
 
     # Everything that needs no model is checked before TensorFlow loads.
     check_flags(args)
     learning_rate_schedule = schedule_of(args)
-    args.init_prefix = None
-    if args.init_from:   # the source's config; a --config_file given must agree with it
-        given = any(word.split("=")[0] == "--config_file" for word in args.command_line)
-        args.init_prefix, config = find_init_source(
-            args.init_from, args.config_file if given else None, args.sample_rate)
-    else:
-        config = load_config(args.config_file, sample_rate=args.sample_rate)
     if not writes_runs(args.strategy):   # a multi-worker run's other workers
-        return train(args, config, learning_rate_schedule, writer=False)
+        return train(args, learning_rate_schedule, writer=False)
     if args.generate:   # a read-only --output_dir: one line now, not after an epoch
         check_writable_directory(os.path.join(args.output_dir, args.id), "--output_dir")
     # One process per id: a second train.py of this id is refused while this one runs.
     with IdLock(os.path.join(args.logdir_root, args.id), args.id):
-        return train(args, config, learning_rate_schedule)
+        return train(args, learning_rate_schedule)
 
 
-def train(args, config, learning_rate_schedule, writer: bool = True) -> int:
-    """Everything after the flags; the ``writer`` of the id's runs holds its lock."""
-    from samplernn import runs
+def train(args, learning_rate_schedule, writer: bool = True) -> int:
+    """The story of a run, after the flags; the ``writer`` of the id's runs holds its
+    lock. It finds where the run starts, loads the corpus, builds the model and puts
+    the start's weights in, writes the run's record, trains, and says what to do next."""
     from samplernn.data import load_corpus
-    from samplernn.fileio import remove_stale_temporaries
-    from samplernn.generation_files import (save_temperatures, temperatures_for_run,
-                                            truncation_for_run)
-    from samplernn.priming import PRIME_EXCERPTS, PRIME_SECONDS, save_prime
-    from samplernn.resuming import (find_resume_point, precision_change, save_init_source,
-                                    save_precision)
+    from samplernn.resuming import find_start
 
     id_dir = os.path.join(args.logdir_root, args.id)
+    tidy_up(args, id_dir, writer)
+    start = find_start(id_dir, args.id, learning_rate_schedule, args.config_file,
+                       config_given="config_file" in args.given, sample_rate=args.sample_rate,
+                       resume=args.resume, resume_from=args.resume_from,
+                       init_from=args.init_from,
+                       allow_schedule_change=args.allow_schedule_change)
+    if start.resume_prefix and finished(args, start.resume_prefix):
+        return 0
+    check_start_readable(args, start)
+    corpus = load_corpus(args.data_dir, start.config, args.batch_size, args.num_val_batches or 0)
+    session = set_up(args, start, corpus)
+    restore_start(args, start, session)
+    record = record_of(args, start, session, learning_rate_schedule)
+    if not session.chief:
+        return train_as_worker(args, session, learning_rate_schedule)
+    run_dir, result = train_run(args, session, record, learning_rate_schedule)
+    return finish(args, session, record, run_dir, result, learning_rate_schedule)
+
+
+def tidy_up(args, id_dir: str, writer: bool) -> None:
+    """Remove what killed processes of this id left: unfinished saves, temporaries,
+    and (the writer only) run directories without a checkpoint."""
+    from samplernn import runs
+    from samplernn.fileio import remove_stale_temporaries
+
     for path in (runs.remove_unfinished_saves(id_dir)
                  + remove_stale_temporaries(os.path.join(args.output_dir, args.id))):
         log.info("Removed %s, left by a save that did not finish", path)
     for path in runs.remove_runs_without_checkpoint(id_dir) if writer else []:
         log.info("Removed %s, a run stopped before its first checkpoint", path)
-    resume_prefix = find_resume_point(id_dir, args.id, config, learning_rate_schedule,
-                                      args.resume, args.resume_from,
-                                      args.allow_schedule_change)
-    if resume_prefix and finished(args, resume_prefix):
-        return 0
-    corpus = load_corpus(args.data_dir, config, args.batch_size, args.num_val_batches or 0)
+
+
+def check_start_readable(args, start) -> None:
+    """A damaged checkpoint to resume or start from is one line now, before the corpus
+    is decoded and the model built."""
+    if start.resume_prefix or start.init_prefix:
+        quiet_tensorflow()
+        from samplernn import checkpoints
+
+        where = ("--init_from" if start.init_prefix else "--resume_from" if args.resume_from
+                 else f"the newest state of --id {args.id}")
+        checkpoints.check_readable(start.resume_prefix or start.init_prefix, where)
+
+
+def set_up(args, start, corpus):
+    """The strategy, data, model, optimizer, trainer, checkpoint, stop flag and
+    improvement tracker of the run, as a namespace; the start line says on what and
+    how it trains."""
+    import types
 
     quiet_tensorflow()
     import keras
 
     from samplernn import checkpoints, devices, distribute, optimizers, training
-    from samplernn.callbacks import (CheckpointSaver, CsvLogger, ImprovementTracker,
-                                     StatisticsPrinter, TensorBoardLogger)
+    from samplernn.callbacks import ImprovementTracker
     from samplernn.data import TrainingData
     from samplernn.interrupts import InterruptFlag
     from samplernn.model import build_model
+    from samplernn.resuming import precision_change
 
     # First of all: multi-worker collectives must be set up before TensorFlow runs anything.
     strategy = distribute.make_strategy(args.strategy)
     chief = distribute.is_chief(strategy)
     distribute.per_replica_batch_size(strategy, args.batch_size)
-
-    data = TrainingData.from_corpus(corpus, config, args.batch_size, seed=args.random_seed)
+    data = TrainingData.from_corpus(corpus, start.config, args.batch_size,
+                                    seed=args.random_seed)
     keras.utils.set_random_seed(args.random_seed)
     found = devices.find_devices(strategy)
     policy, note = precision.choose_policy(found, args.mixed_precision)
     precision.set_policy(policy)
     cudnn = devices.use_cudnn(args.jit_compile)
-    changed = precision_change(resume_prefix, policy) if resume_prefix else None
+    changed = precision_change(start.resume_prefix, policy) if start.resume_prefix else None
     log.info(devices.start_line(found, devices.describe_strategy(strategy), policy, cudnn,
                                 "; ".join(text for text in (note, changed) if text) or None))
     with strategy.scope():
-        model = build_model(config, use_cudnn=cudnn)
+        model = build_model(start.config, use_cudnn=cudnn)
         optimizer = precision.with_loss_scaling(
             optimizers.make_optimizer(args.optimizer, args.learning_rate, args.momentum))
     trainer = training.Trainer(model, optimizer, jit_compile=args.jit_compile, strategy=strategy,
                                input_noise=args.input_noise)
     progress = checkpoints.Progress()
-    checkpoint = checkpoints.make_checkpoint(model, optimizer, progress)
-    init_prefix = None if resume_prefix else args.init_prefix
-    temperatures = temperatures_for_run(args.temperature, resume_prefix or init_prefix)
-    truncation = truncation_for_run(args.top_p, args.min_p, resume_prefix or init_prefix)
-    prime = data.prime_excerpts(PRIME_SECONDS, PRIME_EXCERPTS)
-    if resume_prefix:
-        checkpoints.restore(checkpoint, resume_prefix)
-        log.info("Resuming from %s: %d epoch(s) done%s%s", resume_prefix, int(progress.epoch),
-                 f", {int(progress.step)} step(s) into the next" if int(progress.step) else "",
-                 " (--init_from applies to a new run only)" if args.init_prefix else "")
-    elif init_prefix:   # the weights only: the optimizer, progress and schedule start afresh
-        checkpoints.restore(checkpoints.make_checkpoint(model), init_prefix)
-        log.info("Starting from the weights of %s (fresh optimizer and schedule)", init_prefix)
+    return types.SimpleNamespace(
+        strategy=strategy, chief=chief, data=data, policy=policy, model=model,
+        optimizer=optimizer, trainer=trainer, progress=progress,
+        checkpoint=checkpoints.make_checkpoint(model, optimizer, progress),
+        interrupt=InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
+                                "(further signals are ignored until it is written)"),
+        tracker=ImprovementTracker(progress, args.early_stopping_patience))
 
-    interrupt = InterruptFlag("Interrupted: saving a checkpoint at the end of this step "
-                              "(further signals are ignored until it is written)")
-    tracker = ImprovementTracker(progress, args.early_stopping_patience)
+
+def restore_start(args, start, session) -> None:
+    """Put the start's state in: all of a resumed run's (weights, optimizer, progress),
+    or only the weights of an --init_from source (its optimizer, steps, training time
+    and schedule are its own run's, not this one's)."""
+    from samplernn import checkpoints
+
+    if start.resume_prefix:
+        checkpoints.restore(session.checkpoint, start.resume_prefix)
+        progress = session.progress
+        log.info("Resuming from %s: %d epoch(s) done%s%s", start.resume_prefix,
+                 int(progress.epoch),
+                 f", {int(progress.step)} step(s) into the next" if int(progress.step) else "",
+                 " (--init_from applies to a new run only)" if args.init_from else "")
+    elif start.init_prefix:
+        checkpoints.restore(checkpoints.make_checkpoint(session.model), start.init_prefix)
+        log.info("Starting from the weights of %s (fresh optimizer and schedule)",
+                 start.init_prefix)
+
+
+def record_of(args, start, session, learning_rate_schedule):
+    """The run record this part of the run writes: carried forward from the run it
+    resumes (or the source it starts from), with what the flags change."""
+    from samplernn import run_record
+    from samplernn.priming import PRIME_EXCERPTS, PRIME_SECONDS
+
+    return run_record.carried_forward(
+        start.config, learning_rate_schedule, session.policy, start.resume_prefix,
+        start.init_prefix, args.temperature, args.top_p, args.min_p,
+        session.data.prime_excerpts(PRIME_SECONDS, PRIME_EXCERPTS))
+
+
+def fit(args, session, learning_rate_schedule, callbacks):
+    """Train with ``callbacks`` until the epochs, the budget, patience or a signal end it."""
+    from samplernn import training
+    from samplernn.schedule import SECONDS_PER_MINUTE
+
     max_seconds = SECONDS_PER_MINUTE * args.max_minutes if args.max_minutes else None
     # Not across workers: saves are collective there, and each would decide on its own clock.
     save_every = (SECONDS_PER_MINUTE * args.checkpoint_every_minutes
                   if args.checkpoint_every_minutes and args.strategy != "multi_worker"
                   else None)
+    return training.fit(session.trainer, session.data, args.num_epochs, session.progress,
+                        callbacks, learning_rate_schedule, interrupt=session.interrupt,
+                        max_seconds=max_seconds, save_every_seconds=save_every)
 
-    def fit(callbacks):
-        return training.fit(trainer, data, args.num_epochs, progress, callbacks,
-                            learning_rate_schedule, interrupt=interrupt,
-                            max_seconds=max_seconds, save_every_seconds=save_every)
 
-    if not chief:  # saves as every worker must, but into temporary directories
-        result = fit([tracker, CheckpointSaver(distribute.ThrowawayCheckpoints(checkpoint),
-                                               args.checkpoint_every, args.checkpoint_policy,
-                                               tracker)])
-        log.info("Worker finished; weights fingerprint %s", checkpoints.fingerprint(model))
-        return interrupt.exit_status if result.interrupted else 0
+def train_as_worker(args, session, learning_rate_schedule) -> int:
+    """A multi-worker run's other workers: they save as every worker must, but into
+    temporary directories."""
+    from samplernn import checkpoints, distribute
+    from samplernn.callbacks import CheckpointSaver
+
+    result = fit(args, session, learning_rate_schedule, [
+        session.tracker,
+        CheckpointSaver(distribute.ThrowawayCheckpoints(session.checkpoint),
+                        args.checkpoint_every, args.checkpoint_policy, session.tracker)])
+    log.info("Worker finished; weights fingerprint %s", checkpoints.fingerprint(session.model))
+    return session.interrupt.exit_status if result.interrupted else 0
+
+
+def train_run(args, session, record, learning_rate_schedule):
+    """Write the record into a new run directory, then train with every callback of
+    the chief; ``(run_dir, result)``."""
+    from samplernn import checkpoints, runs
+    from samplernn.callbacks import (CheckpointSaver, CsvLogger, StatisticsPrinter,
+                                     TensorBoardLogger)
+    from samplernn.schedule import SECONDS_PER_MINUTE
 
     with runs.new_run(args.logdir_root, args.id) as run_dir:
-        runs.save_run_config(run_dir, config)
-        learning_rate_schedule.save(os.path.join(run_dir, runs.SCHEDULE_FILE))
-        save_precision(run_dir, policy)
-        save_temperatures(run_dir, temperatures, **truncation)
-        save_prime(run_dir, prime, config.sample_rate)
-        manager = checkpoints.manager(checkpoint, run_dir, args.max_checkpoints)
-        tensorboard = TensorBoardLogger(run_dir, optimizer)
-        if init_prefix:
-            save_init_source(run_dir, init_prefix)
-            tensorboard.note("init_from", f"Started from the weights of {init_prefix}")
-        on_save = []
-        if args.generate:
-            from samplernn import windows
-            from samplernn.generation import TrainingAudioWriter
-
-            on_save.append(TrainingAudioWriter(
-                model, config, os.path.join(args.output_dir, args.id), args.id,
-                args.max_generate_per_epoch, args.output_file_dur, temperatures,
-                seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
-                prime=prime, truncation=truncation,
-                window_bounds=windows.corpus_bounds(
-                    data.spread_sequences(windows.CORPUS_SEQUENCES), config.sample_rate),
-                summary_writer=tensorboard.train_writer,
-                reference_audio=data.excerpt(args.output_file_dur), interrupt=interrupt,
-                precision=args.generation_precision))
+        record.write(run_dir)
+        manager = checkpoints.manager(session.checkpoint, run_dir, args.max_checkpoints)
+        tensorboard = TensorBoardLogger(run_dir, session.optimizer)
+        if record.init_source:
+            tensorboard.note("init_from", f"Started from the weights of {record.init_source}")
+        on_save = [audio_writer(args, session, record, tensorboard)] if args.generate else []
         log.info("Training run directory: %s", run_dir)
-        result = fit([
-            StatisticsPrinter(args.num_epochs, data.train_steps_per_epoch, args.verbose,
-                              max_seconds=max_seconds),
+        result = fit(args, session, learning_rate_schedule, [
+            StatisticsPrinter(args.num_epochs, session.data.train_steps_per_epoch, args.verbose,
+                              max_seconds=(SECONDS_PER_MINUTE * args.max_minutes
+                                           if args.max_minutes else None)),
             tensorboard,
             CsvLogger(os.path.join(run_dir, "metrics.csv")),
-            tracker,  # before the saver: "Best" needs to know whether this epoch improved
-            CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy, tracker,
-                            on_save),
+            session.tracker,  # before the saver: "Best" needs to know whether this improved
+            CheckpointSaver(manager, args.checkpoint_every, args.checkpoint_policy,
+                            session.tracker, on_save),
         ])
+    return run_dir, result
+
+
+def audio_writer(args, session, record, tensorboard):
+    """What writes (and judges) the audio of each checkpoint."""
+    from samplernn import windows
+    from samplernn.generation import TrainingAudioWriter
+
+    data, config = session.data, record.config
+    return TrainingAudioWriter(
+        session.model, config, os.path.join(args.output_dir, args.id), args.id,
+        args.max_generate_per_epoch, args.output_file_dur, record.temperatures,
+        seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
+        prime=record.prime, truncation={"top_p": record.top_p, "min_p": record.min_p},
+        window_bounds=windows.corpus_bounds(data.spread_sequences(windows.CORPUS_SEQUENCES),
+                                            config.sample_rate),
+        summary_writer=tensorboard.train_writer,
+        reference_audio=data.excerpt(args.output_file_dur), interrupt=session.interrupt,
+        precision=args.generation_precision)
+
+
+def finish(args, session, record, run_dir, result, learning_rate_schedule) -> int:
+    """After training: choose the run's temperature, and say how it ended and what next."""
+    from samplernn import checkpoints
+
     if result.interrupted:
         log.info("To resume, run the same command again")
-        return interrupt.exit_status
+        return session.interrupt.exit_status
     if args.choose_temperature and not args.temperature:
         from samplernn.calibration import calibrate_run
 
-        calibrate_run(model, data, run_dir, prime, truncation, args.generation_precision,
-                      args.random_seed, log)
-    epochs, steps = int(progress.epoch), int(progress.step)
+        calibrate_run(session.model, session.data, run_dir, record.prime,
+                      {"top_p": record.top_p, "min_p": record.min_p},
+                      args.generation_precision, args.random_seed, log)
+    epochs, steps = int(session.progress.epoch), int(session.progress.step)
     if result.out_of_time:
         partial = f" and {steps} step(s) of epoch {epochs + 1}" if steps else ""
         log.info("Stopped: --max_minutes %g of training time spent, after %d epoch(s)%s; "
                  "checkpoints are in %s", args.max_minutes, epochs, partial, run_dir)
         log.info("To train %g minutes more: %s", args.max_minutes,
-                 continue_command(args, learning_rate_schedule, progress.train_seconds))
+                 continue_command(args, learning_rate_schedule,
+                                  float(session.progress.train_seconds)))
         return 0
     if result.stopped_early:
         log.info("Stopped early: no improvement in %d epoch(s)", args.early_stopping_patience)
     log.info("Training finished after %d epoch(s); checkpoints are in %s", epochs, run_dir)
-    if strategy.num_replicas_in_sync > 1:
-        log.info("Weights fingerprint %s", checkpoints.fingerprint(model))
+    if session.strategy.num_replicas_in_sync > 1:
+        log.info("Weights fingerprint %s", checkpoints.fingerprint(session.model))
     return 0
 
 
+# Flags a continuing command leaves out: it resumes the newest state of its --id, with
+# that run's own config and record, whatever started the run.
+NOT_CONTINUED = ("resume", "resume_from", "init_from", "config_file", "sample_rate")
+
+
 def continue_command(args, learning_rate_schedule, trained_seconds: float) -> str:
-    """The train.py command that trains a budget run ``args.max_minutes`` further: the
-    same flags with --max_minutes raised to the minutes already trained (which the
-    last step may have taken past the budget) plus that much again, and
-    --allow_schedule_change True where the schedule spans the budget (its length is
-    then a changed flag)."""
+    """The train.py command that trains this budget run ``args.max_minutes`` further,
+    built from the parsed flags: those given, less NOT_CONTINUED, with --max_minutes
+    raised to the minutes already trained (which the last step may have taken past
+    the budget) plus that much again, and --allow_schedule_change True where the
+    schedule spans the budget (its length is then a changed flag)."""
     import math
     import shlex
 
     trained_minutes = trained_seconds / SECONDS_PER_MINUTE
     budget = math.ceil((trained_minutes + args.max_minutes) * 100) / 100  # to 0.01 min
-    words = list(args.command_line)
-    for flag, value in (("--max_minutes", f"{budget:g}"),
-                        ("--allow_schedule_change", "True")):
-        if flag == "--allow_schedule_change" and not learning_rate_schedule.spans_the_run():
-            continue
-        for index, word in enumerate(words):
-            if word == flag and index + 1 < len(words):
-                words[index + 1] = value
-                break
-            if word.startswith(flag + "="):
-                words[index] = f"{flag}={value}"
-                break
-        else:
-            words += [flag, value]
-    return shlex.join(["python", "train.py", *words])
+    values = {dest: getattr(args, dest) for dest in args.given if dest not in NOT_CONTINUED}
+    values["max_minutes"] = budget
+    if learning_rate_schedule.spans_the_run():
+        values["allow_schedule_change"] = True
+    return shlex.join(["python", "train.py", *cli.option_words(build_parser(), values)])
 
 
 def finished(args, resume_prefix: str) -> bool:

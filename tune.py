@@ -12,7 +12,7 @@ README.md, also for running one search over several processes or machines.
 import argparse
 import os
 
-from samplernn import defaults
+from samplernn import cli, defaults
 from samplernn.cli import (boolean, optional_int, positive_int, quiet_tensorflow, run,
                            setup_logging)
 
@@ -25,9 +25,8 @@ def frame_size_list(text: str) -> list:
             f"expected comma-separated integers such as 16,64, got {text!r}") from None
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    p = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data_dir", required=True, help="Directory of training audio")
     p.add_argument("--config_file", default="./default.config.json",
                    help="Base config; the choices below replace its values")
@@ -61,6 +60,11 @@ def parse_args(argv=None):
     choices.add_argument("--learning_rate", type=float, nargs="+")
     choices.add_argument("--momentum", type=float, nargs="+")
     choices.add_argument("--batch_size", type=positive_int, nargs="+")
+    return p
+
+
+def parse_args(argv=None):
+    p = build_parser()
     args = p.parse_args(argv)
     if not args.output_file.endswith(".config.json"):
         p.error(f"--output_file must end in .config.json, got {args.output_file}")

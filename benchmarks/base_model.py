@@ -237,7 +237,7 @@ def ship(args) -> None:
     """Write the latest checkpoint's weights (only), config, scores and card to
     models/<name>/ (a staging folder renamed into place)."""
     from samplernn import checkpoints, runs
-    from samplernn.generation_files import save_temperatures
+    from samplernn.run_record import CONFIG_FILE, beside, save_sampling
 
     prefix = latest_checkpoint(args)
     config = runs.config_for_checkpoint(prefix)
@@ -248,8 +248,8 @@ def ship(args) -> None:
     os.makedirs(staging)
     steps = checkpoints.training_steps(prefix)
     checkpoints.make_checkpoint(model).write(os.path.join(staging, f"model.ckpt-{steps}"))
-    shutil.copy(runs.config_path_for(prefix), staging)
-    save_temperatures(staging, [args.temperature])
+    shutil.copy(beside(prefix, CONFIG_FILE), staging)
+    save_sampling(staging, [args.temperature])
     scores = read_csv(os.path.join(args.work, f"{args.name}-scores.csv"))
     if scores:
         shutil.copy(os.path.join(args.work, f"{args.name}-scores.csv"),

@@ -33,13 +33,13 @@ def save_checkpoint(config_name: str, directory: str) -> str:
     from samplernn.cli import quiet_tensorflow
 
     quiet_tensorflow()
-    from samplernn import checkpoints, runs
+    from samplernn import checkpoints, run_record, runs
     from samplernn.config import ModelConfig
     from samplernn.model import build_model
 
     config = ModelConfig.from_dict({**case_config(config_name), "sample_rate": SAMPLE_RATE})
     run_dir = runs.new_run_dir(directory, config_name)
-    runs.save_run_config(run_dir, config)
+    run_record.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(build_model(config)).write(os.path.join(run_dir, "model.ckpt-1"))
     return run_dir
 

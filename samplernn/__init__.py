@@ -15,6 +15,7 @@ Modules, one concept each:
     interrupts    Ctrl-C as a flag checked at safe points
     progress      progress lines and ETAs
     checkpoints   run directories, checkpoint saving, finding and restoring
+    run_record    what a run directory records beside its checkpoints
     sampler       the fast incremental sampler (tensors in, tensors out)
     generation    generated audio as files and streams; audio during training
     playback      playing generated audio on the sound card (optional sounddevice)

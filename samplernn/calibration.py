@@ -93,7 +93,7 @@ def calibrate_run(model, data, run_dir: str, prime, truncation: dict, precision:
     """Choose the temperature of a run that just trained (:func:`choose_temperature`
     on its training sequences) and record it beside its checkpoints; Ctrl-C skips it
     (the recorded temperature stays). Returns the temperature chosen, or None."""
-    from samplernn.generation_files import save_temperatures
+    from samplernn.run_record import save_sampling
     from samplernn.sampler import Sampler
 
     config = model.config
@@ -115,7 +115,7 @@ def calibrate_run(model, data, run_dir: str, prime, truncation: dict, precision:
         log.info("Interrupted: the temperature was not chosen; generate.py uses the one "
                  "recorded before")
         return None
-    save_temperatures(run_dir, [chosen], **truncation)
+    save_sampling(run_dir, [chosen], **truncation)
     log.info("Chose temperature %g (the most alive, then the most files with notes); "
              "generate.py samples this run at it unless given --temperature", chosen)
     return chosen

@@ -172,6 +172,26 @@ def _required_and_optional(checkpoint: tf.train.Checkpoint, stored: set):
     return tf.train.Checkpoint(**required), tf.train.Checkpoint(**optional)
 
 
+# What TensorFlow raises for a damaged checkpoint: its own errors, and from its reader a
+# bare IndexError ("Read less bytes than requested") for a truncated data file.
+_UNREADABLE = (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError)
+
+
+def check_readable(prefix: str, flag: str = "--checkpoint_path") -> None:
+    """Read every value of checkpoint ``prefix`` once (no model needed), so that a
+    truncated or damaged file is one line naming it and ``flag``, before any model is
+    built or any corpus decoded."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except _UNREADABLE as e:
+        raise UserError(f"cannot read checkpoint {prefix} ({flag}): "
+                        f"{str(e).splitlines()[0][:200]}; its files may be truncated or "
+                        f"damaged (an unfinished copy or download?): copy them again, or "
+                        f"pass an earlier checkpoint of its run") from None
+
+
 def restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
     """Load ``prefix`` into ``checkpoint`` (one of :func:`make_checkpoint`).
 
@@ -185,7 +205,7 @@ def restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
         stored = {name for name, _ in tf.train.list_variables(prefix)}
         required, optional = _required_and_optional(checkpoint, stored)
         status = required.read(prefix)
-    except (tf.errors.OpError, ValueError) as e:
+    except _UNREADABLE as e:
         raise UserError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
     status.expect_partial()  # unused values in the file are fine (see above)
     try:
@@ -214,6 +234,7 @@ def load_model(prefix: str, config, use_cudnn: bool = False):
     run; any checkpoint loads either way."""
     from samplernn.model import build_model
 
+    check_readable(prefix)
     model = build_model(config, use_cudnn=use_cudnn)
     restore(make_checkpoint(model), prefix)
     return model

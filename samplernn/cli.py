@@ -130,6 +130,42 @@ def positive_float(text: str) -> float:
     return value
 
 
+def parser(description: str, **kwargs) -> argparse.ArgumentParser:
+    """Every script's argument parser: defaults shown in --help, and no abbreviations
+    (``--config wide.json`` is an unknown flag, not a silent ``--config_file``)."""
+    kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+    return argparse.ArgumentParser(description=description, allow_abbrev=False, **kwargs)
+
+
+def given_options(build_parser, argv) -> set:
+    """The ``dest`` of every option that ``argv`` (None: ``sys.argv[1:]``) gives, however
+    it was written (``--flag value``, ``--flag=value``); ``build_parser()`` makes a
+    fresh parser of the script."""
+    quiet = build_parser()
+    for action in quiet._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(quiet.parse_args(argv)))
+
+
+def option_words(parser: argparse.ArgumentParser, values: dict) -> list:
+    """Command-line words that give each option of ``values`` (dest -> parsed value) its
+    value, in the parser's order: the inverse of parsing for this project's types
+    (True/False, None, numbers, words, lists)."""
+    def text(value):
+        if value is None or isinstance(value, bool):
+            return str(value)
+        return repr(value) if isinstance(value, float) else str(value)
+
+    words = []
+    for action in parser._actions:
+        if action.dest in values and action.option_strings:
+            value = values[action.dest]
+            words.append(action.option_strings[-1])
+            words += ([text(v) for v in value] if isinstance(value, (list, tuple))
+                      else [text(value)])
+    return words
+
+
 def setup_logging(stream=None) -> None:
     """Our log lines (plain messages) to ``stream``, standard output by default.
 

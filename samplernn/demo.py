@@ -49,7 +49,7 @@ def write_demo_corpus(output_dir: str, num_files: int = 24, seconds: float = 4.0
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
     parser.add_argument("output_dir", nargs="?", default="./demo_data")
     parser.add_argument("--num_files", type=int, default=24)
     parser.add_argument("--seconds", type=float, default=4.0)

@@ -151,7 +151,7 @@ def _long_form(verdict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", help="generated audio files")
     parser.add_argument("--corpus", help="a folder of the corpus's audio: its medians, and a "

@@ -66,6 +66,8 @@ def parse_mixed_precision(text: str):
         return False
     if value in FORCED_POLICIES:
         return FORCED_POLICIES[value]
+    if value in FORCED_POLICIES.values():   # the policy's own name, as a resume prints it
+        return value
     raise argparse.ArgumentTypeError(
         f"expected True, False, bfloat16 or float16, got {text!r}")
 

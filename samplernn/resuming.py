@@ -1,30 +1,28 @@
 """Where a training run continues from, or starts from, checked before TensorFlow loads.
 
-:func:`find_resume_point` picks the checkpoint to resume (the newest of the
-id, or the one given) and refuses one trained with another model config or
-learning-rate schedule; :func:`find_init_source` finds the checkpoint whose
-weights a new run starts from (``train.py --init_from``), with its config;
-:func:`save_precision` and :func:`precision_change` record the precision each
-run trained in, so that a run moved to another machine (another GPU, a CPU)
-says when its precision changed. Checkpoints
+:func:`find_start` decides: :func:`find_resume_point` picks the checkpoint to
+resume (the newest state of the id, or the one given) and refuses one trained with
+another learning-rate schedule (or a config given that is not its own);
+:func:`find_init_source` finds the checkpoint whose weights a new run starts from
+(``train.py --init_from``), with its config;
+:func:`precision_change` says when a run moved to another machine (another GPU,
+a CPU) trains in another precision than the one its record names. Checkpoints
 themselves are precision-independent (:mod:`samplernn.checkpoints`).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import os
 
 from samplernn import precision, runs
 from samplernn.config import ModelConfig, load_config
 from samplernn.errors import UserError
-from samplernn.fileio import atomic_write_text
+from samplernn.run_record import CONFIG_FILE, SCHEDULE_FILE, beside, recorded_precision
 from samplernn.schedule import LearningRateSchedule
 
 log = logging.getLogger("samplernn")
-PRECISION_FILE = "precision.json"    # {"policy": "mixed_float16"}, beside the checkpoints
-INIT_FILE = "init_from.json"         # {"checkpoint": prefix}: what a run's weights started as
 
 
 def find_init_source(init_from: str, config_file: str = None, sample_rate: int = None):
@@ -49,17 +47,58 @@ def find_init_source(init_from: str, config_file: str = None, sample_rate: int =
     return prefix, (source.replace(sample_rate=sample_rate) if sample_rate else source)
 
 
-def save_init_source(run_dir: str, prefix: str) -> None:
-    """Record in ``run_dir`` that its weights started as those of checkpoint ``prefix``."""
-    atomic_write_text(os.path.join(run_dir, INIT_FILE),
-                      json.dumps({"checkpoint": os.path.abspath(prefix)}) + "\n")
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """Where a training run begins, found before TensorFlow loads: the model config it
+    trains, and either ``resume_prefix`` (the newest state of the run it continues),
+    ``init_prefix`` (the checkpoint whose weights it starts from) or neither."""
+    config: ModelConfig
+    resume_prefix: str | None = None
+    init_prefix: str | None = None
 
 
-def find_resume_point(id_dir: str, run_id: str, config: ModelConfig,
-                      schedule: LearningRateSchedule, resume: bool = True,
+def find_start(id_dir: str, run_id: str, schedule: LearningRateSchedule, config_file: str,
+               config_given: bool = True, sample_rate: int = None, resume: bool = True,
+               resume_from: str = None, init_from: str = None,
+               allow_schedule_change: bool = False) -> Start:
+    """A run of the id (or ``resume_from``) to resume comes first: it trains its own
+    config (``config_file``, if ``config_given``, and ``sample_rate``, if given, must
+    agree with it), and ``init_from`` is not even looked at, so a resume never needs
+    the source. Else ``init_from``'s weights and config, else ``config_file``'s."""
+    given_file = config_file if config_given else None
+    prefix = find_resume_point(id_dir, schedule, resume, resume_from, allow_schedule_change)
+    if prefix:
+        return Start(_resumed_config(prefix, given_file, sample_rate), resume_prefix=prefix)
+    if init_from:
+        init_prefix, config = find_init_source(init_from, given_file, sample_rate)
+        return Start(config, init_prefix=init_prefix)
+    if resume and not resume_from:
+        log.info("No checkpoint found for id '%s': training from scratch", run_id)
+    return Start(load_config(config_file, sample_rate=sample_rate))
+
+
+def _resumed_config(prefix: str, config_file: str = None, sample_rate: int = None):
+    """The config of checkpoint ``prefix``, after checking that ``config_file`` and
+    ``sample_rate`` (each if given) describe it."""
+    saved = runs.config_for_checkpoint(prefix)
+    given = load_config(config_file, sample_rate=sample_rate) if config_file else saved
+    if sample_rate:
+        given = given.replace(sample_rate=sample_rate)
+    differences = given.differences(saved)
+    if differences:
+        raise UserError(
+            f"checkpoint {prefix} was trained with another config ({'; '.join(differences)}); "
+            f"omit --config_file and --sample_rate to resume it with its own "
+            f"({beside(prefix, CONFIG_FILE)}), or pass --resume False (or a new --id) to "
+            f"start afresh")
+    return saved
+
+
+def find_resume_point(id_dir: str, schedule: LearningRateSchedule, resume: bool = True,
                       resume_from: str = None, allow_schedule_change: bool = False):
-    """The checkpoint to resume from (or None), after checking that it was trained
-    with ``config`` and ``schedule`` (unless ``allow_schedule_change``)."""
+    """The checkpoint to resume from (the newest state of the id, or ``resume_from``), or
+    None; refused when it was trained with another ``schedule`` (unless
+    ``allow_schedule_change``)."""
     if not resume:
         return None
     if resume_from:
@@ -67,15 +106,8 @@ def find_resume_point(id_dir: str, run_id: str, config: ModelConfig,
     else:
         prefix = runs.latest_checkpoint(id_dir, for_resuming=True)
         if prefix is None:
-            log.info("No checkpoint found for id '%s': training from scratch", run_id)
             return None
-    differences = config.differences(runs.config_for_checkpoint(prefix))
-    if differences:
-        raise UserError(
-            f"checkpoint {prefix} was trained with another config ({'; '.join(differences)}); "
-            f"pass --config_file {runs.config_path_for(prefix)} to resume it, or --resume "
-            f"False (or a new --id) to start afresh")
-    saved = LearningRateSchedule.load(runs.schedule_path_for(prefix))
+    saved = LearningRateSchedule.load(beside(prefix, SCHEDULE_FILE))
     changed = schedule.differences(saved) if saved else []
     if changed and not allow_schedule_change:
         raise UserError(
@@ -85,26 +117,10 @@ def find_resume_point(id_dir: str, run_id: str, config: ModelConfig,
     return prefix
 
 
-def save_precision(run_dir: str, policy: str) -> None:
-    """Record that the run in ``run_dir`` trains under Keras policy ``policy``."""
-    atomic_write_text(os.path.join(run_dir, PRECISION_FILE),
-                      json.dumps({"policy": policy}) + "\n")
-
-
-def saved_precision(prefix: str):
-    """The policy the run of checkpoint ``prefix`` trained under, or None if unknown."""
-    try:
-        with open(os.path.join(os.path.dirname(prefix), PRECISION_FILE), encoding="utf-8") as f:
-            policy = json.load(f)["policy"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return policy if policy in precision.TRAINING_POLICIES else None
-
-
 def precision_change(prefix: str, policy: str):
     """A note for the start line when ``prefix`` was trained under a policy other than
     ``policy``, else None."""
-    saved = saved_precision(prefix)
+    saved = recorded_precision(prefix, precision.TRAINING_POLICIES)
     if saved is None or saved == policy:
         return None
     return (f"precision changed: {os.path.basename(prefix)} was trained in "

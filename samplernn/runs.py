@@ -3,8 +3,8 @@
 Layout::
 
     <logdir_root>/<id>/<DD.MM.YYYY_HH.MM.SS>/     one directory per training run
-        model.config.json                          the model config of this run
-        learning_rate.json                         its learning-rate flags
+        model.config.json, learning_rate.json ...  the run's record
+                                                   (:mod:`samplernn.run_record`)
         model.ckpt-<epoch>.index / .data-*         TensorFlow checkpoints
         state.ckpt-<epoch>.index / .data-*         --checkpoint_policy Best: the newest
                                                    training state when it is not a best
@@ -35,17 +35,18 @@ import os
 import re
 import shutil
 
-from samplernn.config import CHECKPOINT_CONFIG_NAME, ModelConfig, load_config, save_config
+from samplernn.config import CHECKPOINT_CONFIG_NAME, ModelConfig, load_config
 from samplernn.errors import UserError
 from samplernn.fileio import remove_stale_temporaries
+from samplernn.run_record import beside
 
 RUN_DIR_FORMAT = "%d.%m.%Y_%H.%M.%S"
 CHECKPOINT_NAME = "model.ckpt"            # a checkpoint saved at the end of an epoch
 STATE_NAME = "state.ckpt"                 # Best policy: the newest state, not a best model
 LEGACY_STATE_NAME = "interrupted.ckpt"    # what STATE_NAME was called before
 STATE_NAMES = (STATE_NAME, LEGACY_STATE_NAME)
-SCHEDULE_FILE = "learning_rate.json"
 _CHECKPOINT_EPOCH = re.compile(r"\.ckpt-(\d+)$")
+_CHECKPOINT_FILE = re.compile(r"\.(index|data-\d+-of-\d+)$")   # one file of a checkpoint
 _RECORDED = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
 # Models shipped with the project: models/<name>/ holds a checkpoint (weights only), its
 # model.config.json and a model card; every script that takes a checkpoint takes the name.
@@ -224,6 +225,9 @@ def resolve_checkpoint(path: str, flag: str = "--checkpoint_path",
                        for_resuming: bool = False) -> str:
     """Like :func:`latest_checkpoint`, but a clear error when there is none. A ``path``
     that does not exist but names a shipped model (``base128``) is that model."""
+    file_of = _CHECKPOINT_FILE.search(path or "")
+    if file_of and is_checkpoint(path[:file_of.start()]):   # its .index or a data shard
+        path = path[:file_of.start()]
     if path and not os.path.exists(path) and not is_checkpoint(path) \
             and path in shipped_models():
         path = os.path.join(SHIPPED_MODELS_DIR, path)
@@ -240,21 +244,13 @@ def resolve_checkpoint(path: str, flag: str = "--checkpoint_path",
 
 
 # ------------------------------------------------------------------ configs
-def config_path_for(prefix: str) -> str:
-    return os.path.join(os.path.dirname(prefix), CHECKPOINT_CONFIG_NAME)
-
-
-def schedule_path_for(prefix: str) -> str:
-    return os.path.join(os.path.dirname(prefix), SCHEDULE_FILE)
-
-
 def config_for_checkpoint(prefix: str, config_file: str = None) -> ModelConfig:
     """The config saved beside ``prefix``; ``config_file``, if given, must agree with it.
 
     Only ``sample_rate`` may differ: training may have overridden it with
     ``--sample_rate``, so the checkpoint's rate is the one that holds.
     """
-    saved_path = config_path_for(prefix)
+    saved_path = beside(prefix, CHECKPOINT_CONFIG_NAME)
     saved = load_config(saved_path) if os.path.isfile(saved_path) else None
     if config_file is None:
         if saved is None:
@@ -292,6 +288,3 @@ def open_checkpoint(path: str, config_file: str = None, sweep_dir: str = None,
         remove_stale_temporaries(sweep_dir)
     return OpenCheckpoint(prefix, config)
 
-
-def save_run_config(run_dir: str, config: ModelConfig) -> None:
-    save_config(config, os.path.join(run_dir, CHECKPOINT_CONFIG_NAME))

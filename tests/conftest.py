@@ -89,11 +89,11 @@ def trained_run(tmp_path_factory):
 def save_untrained(directory, config, run_id="m", epoch=1, model=None) -> str:
     """Save ``model`` (default: a new, untrained one of ``config``) as checkpoint
     ``model.ckpt-<epoch>`` of a new run under ``directory``; return the run directory."""
-    from samplernn import checkpoints, runs
+    from samplernn import checkpoints, run_record, runs
     from samplernn.model import build_model
 
     run_dir = runs.new_run_dir(str(directory), run_id)
-    runs.save_run_config(run_dir, config)
+    run_record.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(model or build_model(config)).write(
         os.path.join(run_dir, f"model.ckpt-{epoch}"))
     return run_dir

@@ -41,7 +41,7 @@ class Fault:
 
 FAULTS = [
     Fault("resume-no-restore", "train.py",
-          "        checkpoints.restore(checkpoint, resume_prefix)\n",
+          "        checkpoints.restore(session.checkpoint, start.resume_prefix)\n",
           "        pass\n",
           ("tests/test_precision.py::test_train_py_resumes_under_another_precision",)),
     Fault("resume-point-none", "samplernn/resuming.py",
@@ -75,7 +75,7 @@ FAULTS = [
           "    return\n    if True:\n",
           ("tests/test_cli.py::test_quiet_tensorflow_hides_tensorflows_start_up_messages",)),
     Fault("finished-run-decodes-corpus-first", "train.py",
-          "    if resume_prefix and finished(args, resume_prefix):\n        return 0\n"
+          "    if start.resume_prefix and finished(args, start.resume_prefix):\n        return 0\n"
           "    corpus = load_corpus(",
           "    corpus = load_corpus(",
           ("tests/test_train.py::test_a_finished_run_says_so_before_reading_the_corpus",)),
@@ -217,9 +217,8 @@ FAULTS = [
           "        args.early_stopping_patience = (3 if args.max_minutes\n",
           ("tests/test_train.py::test_a_budget_run_spends_its_budget_unless_told_otherwise",)),
     Fault("continue-command-refused", "train.py",
-          '        if flag == "--allow_schedule_change" and not '
-          'learning_rate_schedule.spans_the_run():\n',
-          '        if flag == "--allow_schedule_change":\n',
+          "    if learning_rate_schedule.spans_the_run():\n",
+          "    if False:\n",
           ("tests/test_train.py::test_at_the_budget_train_py_prints_the_one_command_that_"
            "trains_further",)),
     Fault("continue-budget-doubled", "train.py",
@@ -252,14 +251,15 @@ FAULTS = [
           "                              <= -1.0),\n",
           ("tests/test_notes.py::test_the_decay_asked_is_relative_to_the_corpus",)),
     Fault("init-from-weights-not-loaded", "train.py",
-          "        checkpoints.restore(checkpoints.make_checkpoint(model), init_prefix)\n",
+          "        checkpoints.restore(checkpoints.make_checkpoint(session.model), "
+          "start.init_prefix)\n",
           "        pass\n",
           ("tests/test_train.py::test_init_from_starts_a_new_run_from_the_source_weights_and_"
            "resumes_as_itself",)),
-    Fault("run-forgets-source-temperature", "samplernn/generation_files.py",
-          "    return recorded_temperatures(source_prefix) if source_prefix else "
+    Fault("run-forgets-source-temperature", "samplernn/run_record.py",
+          "        temperatures = recorded_temperatures(source) if source else "
           "[defaults.TEMPERATURE]\n",
-          "    return [defaults.TEMPERATURE]\n",
+          "        temperatures = [defaults.TEMPERATURE]\n",
           ("tests/test_train.py::test_init_from_starts_a_new_run_from_the_source_weights_and_"
            "resumes_as_itself",)),
     Fault("init-from-takes-any-architecture", "samplernn/resuming.py",
@@ -275,13 +275,13 @@ FAULTS = [
           ("tests/test_chunk_audio.py::test_an_undecodable_file_in_a_folder_is_skipped_with_a_"
            "warning",)),
     Fault("generate-ignores-recorded-temperature", "generate.py",
-          "        args.temperature or generation_files.recorded_temperatures(prefix), "
+          "        args.temperature or run_record.recorded_temperatures(prefix), "
           "args.num_seqs)\n",
           "        args.temperature or [defaults.TEMPERATURE], args.num_seqs)\n",
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
-    Fault("train-records-no-temperature", "train.py",
-          "        save_temperatures(run_dir, temperatures, **truncation)\n",
+    Fault("train-records-no-temperature", "samplernn/run_record.py",
+          "        save_sampling(run_dir, self.temperatures, self.top_p, self.min_p)\n",
           "        pass\n",
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
@@ -330,7 +330,8 @@ FAULTS = [
           "    best = max(trials,", "    best = min(trials,",
           ("tests/test_calibration.py::test_the_temperature_whose_audio_has_notes_wins[0.9]",)),
     Fault("train-chooses-no-temperature", "train.py",
-          "        calibrate_run(model, data, run_dir,", "        (model, data, run_dir,",
+          "        calibrate_run(session.model, session.data, run_dir,",
+          "        (session.model, session.data, run_dir,",
           ("tests/test_calibration.py::test_train_py_records_the_temperature_it_chose",)),
     Fault("export-truncate-ignored", "samplernn/export.py",
           "        self.truncation.assign(tf.stack([top_p, min_p]))\n",
@@ -368,6 +369,55 @@ FAULTS = [
            "nothing_to_do",
            "tests/test_checkpoint_policy.py::test_resuming_takes_the_newest_state_after_every_"
            "save[best]")),
+    # issue #47: the continue command, abbreviations, --init_from (5d2471e's behaviour)
+    Fault("continue-keeps-the-start-flags", "train.py",
+          'NOT_CONTINUED = ("resume", "resume_from", "init_from", "config_file", "sample_rate")\n',
+          "NOT_CONTINUED = ()\n",
+          ("tests/test_train.py::test_the_continue_command_is_built_from_the_parsed_flags",)),
+    Fault("flags-abbreviated", "samplernn/cli.py",
+          "    return argparse.ArgumentParser(description=description, allow_abbrev=False, "
+          "**kwargs)\n",
+          "    return argparse.ArgumentParser(description=description, **kwargs)\n",
+          ("tests/test_train.py::test_no_script_takes_an_abbreviated_flag[train]",
+           "tests/test_train.py::test_no_script_takes_an_abbreviated_flag[generate]")),
+    Fault("init-source-forgotten-on-resume", "samplernn/run_record.py",
+          "        init_source=recorded_init_source(resume_prefix) if resume_prefix else "
+          "init_prefix,\n",
+          "        init_source=init_prefix,\n",
+          ("tests/test_train.py::test_init_from_starts_afresh_and_its_source_is_never_needed_"
+           "again",)),
+    Fault("resume-needs-the-source", "samplernn/resuming.py",
+          "    given_file = config_file if config_given else None\n",
+          "    given_file = config_file if config_given else None\n"
+          "    if init_from:\n        find_init_source(init_from)\n",
+          ("tests/test_train.py::test_init_from_starts_afresh_and_its_source_is_never_needed_"
+           "again",)),
+    Fault("init-from-carries-the-source-progress", "train.py",
+          "        checkpoints.restore(checkpoints.make_checkpoint(session.model), "
+          "start.init_prefix)\n",
+          "        checkpoints.restore(checkpoints.make_checkpoint(session.model, None, "
+          "session.progress), start.init_prefix)\n",
+          ("tests/test_train.py::test_init_from_starts_afresh_and_its_source_is_never_needed_"
+           "again",)),
+    Fault("init-from-says-from-scratch", "samplernn/resuming.py",
+          "    if init_from:\n        init_prefix, config = find_init_source(",
+          "    log.info('No checkpoint found for id: training from scratch')\n"
+          "    if init_from:\n        init_prefix, config = find_init_source(",
+          ("tests/test_train.py::test_init_from_starts_afresh_and_its_source_is_never_needed_"
+           "again",)),
+    # issue #47: an unreadable checkpoint (5d2471e's behaviour)
+    Fault("damaged-checkpoint-traceback", "samplernn/checkpoints.py",
+          "_UNREADABLE = (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError)\n",
+          "_UNREADABLE = (tf.errors.OpError, ValueError)\n",
+          ("tests/test_faults.py::test_a_damaged_checkpoint_is_one_line_naming_it_in_every_"
+           "script[data-truncated]",)),
+    Fault("init-source-read-after-the-corpus", "train.py",
+          "    check_start_readable(args, start)\n", "",
+          ("tests/test_faults.py::test_a_damaged_checkpoint_is_one_line_naming_it_in_every_"
+           "script[data-truncated]",)),
+    Fault("checkpoint-index-file-refused", "samplernn/runs.py",
+          "    if file_of and is_checkpoint(path[:file_of.start()]):", "    if False:",
+          ("tests/test_faults.py::test_a_checkpoints_own_files_name_it",)),
 ]
 
 

@@ -66,7 +66,7 @@ def test_a_tie_goes_to_the_preferred_candidate():
 
 def test_train_py_records_the_temperature_it_chose(tmp_path, demo_dir):
     import train
-    from samplernn import generation_files, runs
+    from samplernn import run_record, runs
     from samplernn.config import save_config
 
     config_path = str(tmp_path / "tiny.config.json")
@@ -76,8 +76,8 @@ def test_train_py_records_the_temperature_it_chose(tmp_path, demo_dir):
               "--batch_size", "4", "--num_epochs", "1", "--output_file_dur", "0.1"]
     assert train.main(["--id", "chosen"] + common) == 0
     run_dir = runs.run_dirs(str(tmp_path / "logdir" / "chosen"))[-1]
-    recorded = json.load(open(os.path.join(run_dir, generation_files.TEMPERATURE_FILE)))
+    recorded = json.load(open(os.path.join(run_dir, run_record.TEMPERATURE_FILE)))
     assert recorded["temperature"][0] in calibration.CANDIDATES
     assert train.main(["--id", "given", "--temperature", "0.8"] + common) == 0
     run_dir = runs.run_dirs(str(tmp_path / "logdir" / "given"))[-1]
-    assert generation_files.recorded_temperatures(os.path.join(run_dir, "x")) == [0.8]
+    assert run_record.recorded_temperatures(os.path.join(run_dir, "x")) == [0.8]

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import evaluate
-from samplernn import checkpoints, evaluation, runs
+from samplernn import checkpoints, evaluation, run_record, runs
 from samplernn.errors import UserError
 from samplernn.model import build_model
 from conftest import tiny_config, write_tone
@@ -44,7 +44,7 @@ def test_evaluate_script(tmp_path, capsys):
     config = tiny_config()
     model = build_model(config)
     run_dir = runs.new_run_dir(str(tmp_path / "logdir"), "e")
-    runs.save_run_config(run_dir, config)
+    run_record.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-1"))
     audio_dir = tmp_path / "audio"
     audio_dir.mkdir()

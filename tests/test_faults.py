@@ -353,3 +353,66 @@ def test_a_checkpoint_from_before_the_epoch_sums_still_resumes(tmp_path):
     with pytest.raises(UserError, match="does not fit this model"):
         checkpoints.restore(checkpoints.make_checkpoint(deeper, None, checkpoints.Progress()),
                             prefix)
+
+
+@pytest.mark.parametrize("damage", ["data-truncated", "index-truncated", "lfs-pointer"])
+def test_a_damaged_checkpoint_is_one_line_naming_it_in_every_script(damage, saved_model,
+                                                                    tmp_path):
+    """A checkpoint whose files were cut short (an unfinished copy) or replaced by a
+    Git LFS pointer: generate.py, evaluate.py and train.py --init_from each stop with one
+    line naming the checkpoint, train.py before it decodes the corpus (here: a folder
+    that does not exist)."""
+    import glob
+
+    import evaluate
+    from conftest import write_tone
+
+    os.makedirs(tmp_path / "clips")
+    prefix = runs.latest_checkpoint(saved_model)
+    (data,) = glob.glob(prefix + ".data-*")
+    path = {"data-truncated": data, "lfs-pointer": data,
+            "index-truncated": prefix + ".index"}[damage]
+    if damage == "lfs-pointer":
+        with open(path, "w") as f:
+            f.write("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 999\n")
+    else:
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) // 2)
+    expected = rf"cannot read checkpoint .*{os.path.basename(prefix)} \(%s\).*truncated"
+
+    def error_of(main, argv):
+        with pytest.raises(Exception) as raised:   # a traceback is what this test catches
+            main(argv)
+        assert raised.type is UserError, f"{raised.type.__name__}: {raised.value}"
+        return str(raised.value)
+
+    assert re.search(expected % "--checkpoint_path", error_of(generate.main, [
+        "--checkpoint_path", saved_model, "--output_path", str(tmp_path / "out.wav"),
+        "--dur", "0.1"]))
+    assert re.search(expected % "--checkpoint_path", error_of(evaluate.main, [
+        "--checkpoint_path", saved_model, "--data_dir",
+        os.path.dirname(write_tone(str(tmp_path / "clips" / "a.wav"), 1, 8000))]))
+    assert re.search(expected % "--init_from", error_of(train.main, [
+        "--id", "new", "--data_dir", str(tmp_path / "no-such-corpus"), "--init_from",
+        prefix, "--logdir_root", str(tmp_path / "logdir2")]))
+
+
+def test_a_checkpoints_own_files_name_it(saved_model):
+    """The .index or a data shard of a checkpoint given in place of its prefix is that
+    checkpoint; TensorFlow's `checkpoint` pointer file is not one, and says so."""
+    import glob
+
+    prefix = runs.latest_checkpoint(saved_model)
+    def resolved(path):
+        try:
+            return runs.resolve_checkpoint(path)
+        except UserError as e:
+            return str(e)
+
+    assert resolved(prefix + ".index") == prefix
+    assert resolved(glob.glob(prefix + ".data-*")[0]) == prefix
+    with open(os.path.join(saved_model, "checkpoint"), "w") as f:
+        f.write('model_checkpoint_path: "model.ckpt-1"\n')
+    with pytest.raises(UserError, match=r"no checkpoint found at .*checkpoint "
+                                        r"\(--checkpoint_path\)"):
+        runs.resolve_checkpoint(os.path.join(saved_model, "checkpoint"))

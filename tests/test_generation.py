@@ -6,7 +6,7 @@ import soundfile
 import tensorflow as tf
 
 import generate
-from samplernn import checkpoints, defaults, generation_files, runs
+from samplernn import checkpoints, defaults, generation_files, run_record, runs
 from samplernn.config import save_config
 from samplernn.errors import UserError
 from samplernn.model import build_model
@@ -110,7 +110,7 @@ def checkpoint(tmp_path):
     config = tiny_config()
     model = trained_like(build_model(config))
     run_dir = runs.new_run_dir(str(tmp_path / "logdir"), "g")
-    runs.save_run_config(run_dir, config)
+    run_record.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-7"))
     tf.train.CheckpointManager(checkpoints.make_checkpoint(model), run_dir, 5,
                                checkpoint_name="model.ckpt").save(checkpoint_number=8)
@@ -141,7 +141,7 @@ def test_generate_samples_at_the_temperatures_its_run_recorded(trained_run, chec
     _, _, trained_dir = trained_run
     recorded = [float(t) for t in TRAINED_TEMPERATURES]
     assert recorded[0] != recorded[1]
-    assert generation_files.recorded_temperatures(os.path.join(trained_dir, "x")) == recorded
+    assert run_record.recorded_temperatures(os.path.join(trained_dir, "x")) == recorded
     tmp, untrained_dir, _ = checkpoint
     for stem, run_dir in (("trained", trained_dir), ("untrained", untrained_dir)):
         assert generate.main(["--output_path", str(tmp / "rec" / f"{stem}.wav"),
@@ -278,12 +278,11 @@ def test_a_run_records_its_prime_and_generate_starts_from_it(trained_run, tmp_pa
     """train.py records excerpts of its training audio (prime.wav); generate.py warms
     each sequence up on one by default, writes none of it, and --prime False starts
     from silence (other audio); --seed replaces the prime."""
-    from samplernn import priming
 
     _, _, run_dir = trained_run
-    prime_path = os.path.join(run_dir, priming.PRIME_FILE)
+    prime_path = os.path.join(run_dir, run_record.PRIME_FILE)
     config = runs.config_for_checkpoint(os.path.join(run_dir, "x"))
-    prime = priming.recorded_prime(os.path.join(run_dir, "x"), config)
+    prime = run_record.recorded_prime(os.path.join(run_dir, "x"), config)
     # one excerpt per channel, as long as a demo file (shorter than PRIME_SECONDS)
     info = soundfile.info(prime_path)
     assert prime.shape == (info.channels, info.frames) and info.channels >= 2

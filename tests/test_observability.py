@@ -9,7 +9,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import generate
-from samplernn import checkpoints, runs
+from samplernn import checkpoints, run_record, runs
 from conftest import tiny_config
 
 
@@ -53,7 +53,7 @@ def test_generate_plot_writes_a_real_png(tmp_path):
     config = tiny_config()
     model = build_model(config)
     run_dir = runs.new_run_dir(str(tmp_path / "logdir"), "p")
-    runs.save_run_config(run_dir, config)
+    run_record.save_run_config(run_dir, config)
     checkpoints.make_checkpoint(model).write(os.path.join(run_dir, "model.ckpt-1"))
     out = str(tmp_path / "g.wav")
     generate.main(["--output_path", out, "--checkpoint_path", run_dir, "--dur", "0.3",

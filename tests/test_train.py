@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import train
-from samplernn import callbacks, checkpoints, generation_files, optimizers, runs, training
+from samplernn import callbacks, checkpoints, optimizers, run_record, runs, training
 from samplernn.config import save_config
 from samplernn.data import TrainingData
 from samplernn.errors import UserError
@@ -490,14 +490,14 @@ def test_init_from_starts_a_new_run_from_the_source_weights_and_resumes_as_itsel
     with open(os.path.join(run_dir, "init_from.json")) as f:
         assert json.load(f) == {"checkpoint": os.path.abspath(source)}
     assert runs.config_for_checkpoint(runs.latest_checkpoint(run_dir)) == source_config
-    assert generation_files.recorded_temperatures(runs.latest_checkpoint(run_dir)) == [0.6]
+    assert run_record.recorded_temperatures(runs.latest_checkpoint(run_dir)) == [0.6]
     caplog.clear()
     assert train.main([*common, "--num_epochs", "2"]) == 0         # the same id again
     assert "Starting from the weights" not in caplog.text
     assert "(--init_from applies to a new run only)" in caplog.text
     assert at_start[1][0] != expected and at_start[1][1] > 0        # its own trained state
     resumed = runs.latest_checkpoint(str(tmp_path / "logdir" / "tuned"))
-    assert generation_files.recorded_temperatures(resumed) == [0.6]  # kept on resuming
+    assert run_record.recorded_temperatures(resumed) == [0.6]  # kept on resuming
 
 
 def test_init_from_refuses_another_architecture_before_tensorflow_work(tmp_path):
@@ -518,3 +518,94 @@ def test_init_from_refuses_another_architecture_before_tensorflow_work(tmp_path)
     prefix, config = find_init_source(source_dir, sample_rate=16000)
     assert config == tiny_config().replace(sample_rate=16000)
     assert prefix == runs.latest_checkpoint(source_dir)
+
+
+def test_the_continue_command_is_built_from_the_parsed_flags():
+    """However the run was started (--resume False, --resume_from an old checkpoint,
+    --init_from a source, an explicit config, flags written with '='), the command printed
+    at the budget resumes the run just trained with the same training flags, and
+    parses back to them."""
+    args = train.parse_args([
+        "--id", "piano", "--data_dir", "clips", "--resume", "False", "--resume_from",
+        "logdir/piano/old/model.ckpt-3", "--init_from", "base128", "--config_file",
+        "wide.config.json", "--sample_rate", "16000", "--max_minutes=5", "--temperature",
+        "0.9", "1.0", "--mixed_precision", "bfloat16", "--learning_rate", "0.004",
+        "--early_stopping_patience", "None", "--learning_rate_schedule", "linear"])
+    command = train.continue_command(args, train.schedule_of(args), trained_seconds=301.0)
+    import shlex
+
+    words = shlex.split(command)
+    assert words[:2] == ["python", "train.py"]
+    again = train.parse_args(words[2:])
+    assert again.resume and again.resume_from is None and again.init_from is None
+    assert again.given.isdisjoint({"config_file", "sample_rate", "resume", "init_from"})
+    assert (again.id, again.data_dir, again.temperature, again.learning_rate) == (
+        "piano", "clips", [0.9, 1.0], 0.004)
+    assert again.mixed_precision == args.mixed_precision == "mixed_bfloat16"
+    assert again.early_stopping_patience is None and again.allow_schedule_change
+    assert again.max_minutes == 10.02   # 5.02 trained, then 5 more
+
+
+@pytest.mark.parametrize("script", ["train", "generate", "chunk_audio", "tune", "evaluate",
+                                    "export"])
+def test_no_script_takes_an_abbreviated_flag(script, capsys):
+    """--config for --config_file (or any prefix) is refused, not silently taken or ignored."""
+    import importlib
+
+    module = importlib.import_module(script)
+    parser = module.build_parser()
+    assert parser.allow_abbrev is False, script
+    required = [word for a in parser._actions if a.required for word in (a.option_strings[-1], "x")]
+    longest = max((o for a in parser._actions for o in a.option_strings), key=len)
+    with pytest.raises(SystemExit):
+        parser.parse_args(required + [longest[:-2], "1"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+@pytest.mark.slow   # three train.py runs: about 20 s
+def test_init_from_starts_afresh_and_its_source_is_never_needed_again(setup, caplog,
+                                                                      monkeypatch):
+    """--init_from takes the source's weights only: the run starts at step 0 with no
+    training time spent (so its warm-up and budget are its own), it does not say it
+    trains from scratch, and its record names the source. Resumed after the source has
+    moved away, by the command it printed, it needs no source and still names it."""
+    import logging
+    import shlex
+    import shutil
+
+    caplog.set_level(logging.INFO, logger="samplernn")
+    run, tmp_path = setup
+    run("--generate", "False", "--num_epochs", "3", "--choose_temperature", "False")
+    source = runs.latest_checkpoint(str(tmp_path / "logdir" / "t"))
+    at_start = []
+    original_fit = training.fit
+
+    def fit(trainer, data, num_epochs, progress, *args, **kwargs):
+        at_start.append((max(int(progress.global_step), 0),   # -1: none yet
+                         float(progress.train_seconds), int(progress.epoch)))
+        return original_fit(trainer, data, num_epochs, progress, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", fit)
+    caplog.clear()
+    command = ["--id", "tuned", "--data_dir", str(tmp_path / "demo"), "--logdir_root",
+               str(tmp_path / "logdir"), "--batch_size", "4", "--generate", "False",
+               "--choose_temperature", "False", "--init_from", str(tmp_path / "logdir" / "t"),
+               "--max_minutes", "0.02", "--num_epochs", "50", "--learning_rate_warmup_steps",
+               "100"]
+    assert train.main(command) == 0
+    assert at_start == [(0, 0.0, 0)]
+    assert "training from scratch" not in caplog.text
+    assert "after 0 epoch(s) and 0 step(s)" not in caplog.text
+    (continuing,) = re.findall(r"To train 0.02 minutes more: (.*)", caplog.text)
+    shutil.move(str(tmp_path / "logdir" / "t"), str(tmp_path / "elsewhere"))
+    caplog.clear()
+    try:
+        assert train.main(command) == 0   # the same command: its budget is spent
+        assert "Nothing to do" in caplog.text
+        assert train.main(shlex.split(continuing)[2:]) == 0
+    except UserError as e:
+        pytest.fail(f"the resume needed the source: {e}")
+    assert "Resuming from" in caplog.text and at_start[1][0] > 0
+    for run_dir in runs.run_dirs(str(tmp_path / "logdir" / "tuned")):
+        assert run_record.recorded_init_source(os.path.join(run_dir, "x")) == \
+            os.path.abspath(source)
