@@ -79,7 +79,13 @@ RECIPE = ["--batch_size", "8", "--sample_rate", "16000", "--learning_rate", "0.0
           "--checkpoint_every_minutes", "10", "--verbose", "False"]
 
 
-STAGES = ("corpus", "train", "score", "curve", "ship")
+# The weights' licence: every base source is GPL-2+ ("or later") or GPL-3+ (the Aftermath
+# album of warzone2100-music: CC BY-SA 3.0 or GPL-2+, its GPL option taken), so the
+# one licence that every source allows for a work derived from it is the GPL-3 or later.
+WEIGHTS_LICENCE = "GPL-3.0-or-later"
+PACKAGES_FILE = "packages.csv"   # package, version, sha256 of each .deb, its role
+
+STAGES = ("corpus", "train", "score", "curve", "packages", "ship")
 
 
 def split_tracks(paths: list) -> tuple:
@@ -119,6 +125,75 @@ def build_corpus(work: str) -> None:
         shutil.copytree(held, os.path.join(work, "test", name), dirs_exist_ok=True)
         print(f"{name} (held out): {count} clips from {len(paths)} tracks", flush=True)
         shutil.rmtree(unpacked)
+
+
+def deb_facts(deb: str) -> dict:
+    """Package, version and SHA-256 of a .deb file."""
+    import hashlib
+
+    def field(name):
+        return subprocess.run(["dpkg-deb", "-f", deb, name], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    digest = hashlib.sha256()
+    with open(deb, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"package": field("Package"), "version": field("Version"),
+            "sha256": digest.hexdigest()}
+
+
+def record_packages(work: str, output: str) -> str:
+    """Write ``output`` (PACKAGES_FILE's columns): every Debian package a base's sources
+    and held-out corpora come from, with the exact version and the .deb's SHA-256 (the
+    .debs in ``<work>/debs``, downloaded if missing), so the data can be rebuilt exactly."""
+    debs_dir = os.path.join(work, "debs")
+    os.makedirs(debs_dir, exist_ok=True)
+    rows = []
+    for role, names in (("trained on", BASE_SOURCES), ("held out", HELD_OUT_SOURCES)):
+        for name in names:
+            source = music_corpus.SOURCES[name]
+            for package in source.packages:
+                facts = deb_facts(music_corpus.download(package, debs_dir))
+                rows.append({"source": name, "role": role, **facts, "licence": source.licence})
+    write_csv(output, rows)
+    return output
+
+
+def licence_lines(packages: list, when: str = "") -> list:
+    """The card's licence section, from PACKAGES_FILE's rows (``when``: a sentence on
+    when they were recorded, if not by the build itself)."""
+    lines = ["## Licence", "",
+             f"The weights: **{WEIGHTS_LICENCE}**, the one licence every source it was "
+             f"trained on allows for a derived work (each is GPL-2+ \"or later\" or GPL-3+; "
+             f"the Aftermath album's GPL-2+ option). The code of this project: the MIT "
+             f"licence (`LICENSE`).", "",
+             f"The exact Debian packages (Debian 12, `{PACKAGES_FILE}`), which "
+             f"`benchmarks/base_model.py` downloads with `apt-get download`{when}:", "",
+             "| source | role | package | version | .deb SHA-256 | licence |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {row['source']} | {row['role']} | {row['package']} | {row['version']} | "
+              f"`{row['sha256']}` | {row['licence']} |" for row in packages]
+    return lines + [""]
+
+
+def relicense_card(name: str, work: str) -> None:
+    """Record the packages in ``models/<name>/`` and write its card's licence section
+    (replacing the one there, if any) from them."""
+    folder = os.path.join(REPO_ROOT, "models", name)
+    packages = read_csv(record_packages(work, os.path.join(folder, PACKAGES_FILE)))
+    when = (f" (recorded on {datetime.date.today()} from the Debian 12 suite the build "
+            f"downloaded from, after the build, which did not record them)")
+    card_path = os.path.join(folder, "README.md")
+    with open(card_path, encoding="utf-8") as f:
+        card = f.read()
+    before, _, after = card.partition("## Licence")
+    rest = after[after.find("\n## "):] if after and "\n## " in after else ""
+    card = before.rstrip("\n") + "\n\n" + "\n".join(licence_lines(packages, when)) + rest.lstrip("\n")
+    with open(card_path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(card)
+    os.replace(card_path + ".tmp", card_path)
+    print(f"{card_path}: licence section written from {PACKAGES_FILE}", flush=True)
 
 
 def train(args) -> None:
@@ -258,9 +333,13 @@ def ship(args) -> None:
     curve_rows = read_csv(curve_path)
     if curve_rows:
         shutil.copy(curve_path, os.path.join(staging, "curve.csv"))
+    packages_path = os.path.join(args.work, f"{args.name}-{PACKAGES_FILE}")
+    packages = read_csv(packages_path)
+    if packages:
+        shutil.copy(packages_path, os.path.join(staging, PACKAGES_FILE))
     with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
         f.write(model_card(args, config, steps, checkpoints.training_seconds(prefix), scores,
-                           curve_rows))
+                           curve_rows, packages))
     shutil.rmtree(target, ignore_errors=True)
     os.rename(staging, target)
     sizes = sum(os.path.getsize(p) for p in glob.glob(os.path.join(target, "*")))
@@ -284,7 +363,8 @@ def clip_counts(work: str) -> dict:
     return counts
 
 
-def model_card(args, config, steps: int, seconds: float, scores: list, curve: list) -> str:
+def model_card(args, config, steps: int, seconds: float, scores: list, curve: list,
+               packages: list) -> str:
     """The model card (README.md) of a shipped model, from the build's own figures."""
     from budget_study import cpu_model
 
@@ -344,7 +424,7 @@ def model_card(args, config, steps: int, seconds: float, scores: list, curve: li
                   "", "| training minutes | " + " | ".join(list(curve[0])[1:]) + " |",
                   "|---:|" + "---:|" * (len(curve[0]) - 1)]
         lines += ["| " + " | ".join(row.values()) + " |" for row in curve]
-    lines += ["", "## Rebuild", "", "```shell",
+    lines += ["", *licence_lines(packages), "## Rebuild", "", "```shell",
               f"python benchmarks/base_model.py /tmp/base --name {args.name} --config_file "
               f"{os.path.relpath(args.config_file, REPO_ROOT)} --minutes {args.minutes:g}",
               "```", "",
@@ -358,7 +438,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work", help="working folder: corpus, runs, scores")
-    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    parser.add_argument("--stages", nargs="*", default=list(STAGES), choices=STAGES)
     parser.add_argument("--name", default=DEFAULT_NAME, help="the model's name in models/")
     parser.add_argument("--config_file", default=os.path.join(REPO_ROOT, DEFAULT_CONFIG))
     parser.add_argument("--init_from", default=None,
@@ -370,6 +450,9 @@ def main() -> int:
                                                    "section (how the machine was shared)")
     parser.add_argument("--temperature", type=float, default=SHIP_TEMPERATURE,
                         help="ship: generate.py's default temperature for the model")
+    parser.add_argument("--relicense", action="store_true",
+                        help="record the packages in models/<name>/ and rewrite its card's "
+                             "licence section from them (with --stages and nothing else)")
     parser.add_argument("--curve", default=None,
                         help="ship: the curve CSV for the card (default: the curve stage's)")
     args = parser.parse_args()
@@ -383,6 +466,10 @@ def main() -> int:
         score(args)
     if "curve" in args.stages:
         args.curve = args.curve or curve(args)
+    if "packages" in args.stages:
+        record_packages(args.work, os.path.join(args.work, f"{args.name}-{PACKAGES_FILE}"))
+    if args.relicense:
+        relicense_card(args.name, args.work)
     if "ship" in args.stages:
         ship(args)
     return 0

@@ -418,6 +418,13 @@ FAULTS = [
     Fault("checkpoint-index-file-refused", "samplernn/runs.py",
           "    if file_of and is_checkpoint(path[:file_of.start()]):", "    if False:",
           ("tests/test_faults.py::test_a_checkpoints_own_files_name_it",)),
+    # issue #47: model cards tied to their CSVs, licensed
+    Fault("card-figure-hand-edited", "models/base128/README.md",
+          "| drascula-music | no | 4.4497 |", "| drascula-music | no | 4.4397 |",
+          ("tests/test_shipped.py::test_every_figure_of_a_card_comes_from_its_csvs[base128]",)),
+    Fault("card-package-version-dropped", "models/base256/README.md",
+          "| wesnoth-1.16-music | 1:1.16.9-1 |", "| wesnoth-1.16-music | 1.16 |",
+          ("tests/test_shipped.py::test_every_figure_of_a_card_comes_from_its_csvs[base256]",)),
 ]
 
 

@@ -69,3 +69,51 @@ def test_a_shipped_model_is_weights_only_small_described_and_generates(name, tmp
     audio, rate = soundfile.read(str(output))
     assert rate == runs.config_for_checkpoint(prefix).sample_rate and len(audio) > 0
     assert abs(audio).max() > 0
+
+
+@pytest.mark.parametrize("name", runs.shipped_models())
+def test_every_figure_of_a_card_comes_from_its_csvs(name):
+    """A model card's held-out bits and curve are its scores.csv and curve.csv row for
+    row; it names its weights' licence, and every Debian package of packages.csv with
+    its exact version and .deb hash; the code has its own LICENSE."""
+    import csv
+    import re
+
+    folder = os.path.join(runs.SHIPPED_MODELS_DIR, name)
+    with open(os.path.join(folder, "README.md"), encoding="utf-8") as f:
+        card = f.read()
+
+    def rows(file):
+        with open(os.path.join(folder, file), newline="") as f:
+            return list(csv.DictReader(f))
+
+    def table_after(heading):
+        """The first table after ``heading``, as lists of cells, header row dropped."""
+        part = card[card.index(heading):]
+        lines = [line for line in part.splitlines() if line.startswith("|")]
+        table = []
+        for line in lines[2:]:
+            table.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+            following = part[part.index(line) + len(line):].lstrip(" ")
+            if not following.startswith("\n|"):
+                break
+        return table
+
+    scores = rows("scores.csv")
+    assert table_after("## Held-out bits per sample") == [
+        [row["source"], row["in_base"], row["bits_per_sample"]] for row in scores]
+    if os.path.exists(os.path.join(folder, "curve.csv")):
+        assert table_after("Held-out bits at earlier checkpoints") == [
+            list(row.values()) for row in rows("curve.csv")]
+    figures = set(re.findall(r"\b\d\.\d{4}\b", card))   # every bits figure in the card
+    from_csvs = {value for file in ("scores.csv", "curve.csv")
+                 if os.path.exists(os.path.join(folder, file))
+                 for row in rows(file) for value in row.values()}
+    assert figures <= from_csvs, figures - from_csvs
+    assert "The weights: **GPL-3.0-or-later**" in card
+    assert table_after("## Licence") == [
+        [row["source"], row["role"], row["package"], row["version"], row["sha256"],
+         row["licence"]] for row in rows("packages.csv")]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", row["sha256"]) for row in rows("packages.csv"))
+    with open(os.path.join(os.path.dirname(runs.SHIPPED_MODELS_DIR), "LICENSE")) as f:
+        assert "MIT License" in f.read()
