@@ -38,7 +38,7 @@ def _state_of(prefix):
     return int(progress.epoch), int(progress.step)
 
 
-@pytest.mark.parametrize("policy", ["always", "best"])
+@pytest.mark.parametrize("policy", [pytest.param("always", marks=pytest.mark.slow), "best"])
 def test_resuming_takes_the_newest_state_after_every_save(policy, demo_dir, tmp_path,
                                                           monkeypatch):
     """A timed save in the middle of every epoch and Best's non-improving epochs: after
@@ -120,6 +120,7 @@ def test_a_stale_state_from_an_earlier_release_never_wins(tmp_path):
     assert not [f for f in os.listdir(run_dir) if f.startswith(runs.STATE_NAMES)]
 
 
+@pytest.mark.slow   # two train.py runs: about 10 s
 def test_a_finished_best_run_started_again_has_nothing_to_do(tmp_path, caplog, monkeypatch):
     """--checkpoint_policy Best whose last epoch did not improve, with timed saves: run
     again, it says there is nothing to do instead of training its last epoch again."""
