@@ -311,16 +311,19 @@ def record_of(args, start, session, learning_rate_schedule):
 def fit(args, session, learning_rate_schedule, callbacks):
     """Train with ``callbacks`` until the epochs, the budget, patience or a signal end it."""
     from samplernn import training
-    from samplernn.schedule import SECONDS_PER_MINUTE
 
-    max_seconds = SECONDS_PER_MINUTE * args.max_minutes if args.max_minutes else None
     # Not across workers: saves are collective there, and each would decide on its own clock.
     save_every = (SECONDS_PER_MINUTE * args.checkpoint_every_minutes
                   if args.checkpoint_every_minutes and args.strategy != "multi_worker"
                   else None)
     return training.fit(session.trainer, session.data, args.num_epochs, session.progress,
                         callbacks, learning_rate_schedule, interrupt=session.interrupt,
-                        max_seconds=max_seconds, save_every_seconds=save_every)
+                        max_seconds=budget_seconds(args), save_every_seconds=save_every)
+
+
+def budget_seconds(args):
+    """--max_minutes in seconds (None: no budget)."""
+    return SECONDS_PER_MINUTE * args.max_minutes if args.max_minutes else None
 
 
 def train_as_worker(args, session, learning_rate_schedule) -> int:
@@ -343,7 +346,6 @@ def train_run(args, session, record, learning_rate_schedule):
     from samplernn import checkpoints, runs
     from samplernn.callbacks import (CheckpointSaver, CsvLogger, StatisticsPrinter,
                                      TensorBoardLogger)
-    from samplernn.schedule import SECONDS_PER_MINUTE
 
     with runs.new_run(args.logdir_root, args.id) as run_dir:
         record.write(run_dir)
@@ -355,8 +357,7 @@ def train_run(args, session, record, learning_rate_schedule):
         log.info("Training run directory: %s", run_dir)
         result = fit(args, session, learning_rate_schedule, [
             StatisticsPrinter(args.num_epochs, session.data.train_steps_per_epoch, args.verbose,
-                              max_seconds=(SECONDS_PER_MINUTE * args.max_minutes
-                                           if args.max_minutes else None)),
+                              max_seconds=budget_seconds(args)),
             tensorboard,
             CsvLogger(os.path.join(run_dir, "metrics.csv")),
             session.tracker,  # before the saver: "Best" needs to know whether this improved
@@ -376,7 +377,7 @@ def audio_writer(args, session, record, tensorboard):
         session.model, config, os.path.join(args.output_dir, args.id), args.id,
         args.max_generate_per_epoch, args.output_file_dur, record.temperatures,
         seed_file=args.seed, seed_offset=args.seed_offset, random_seed=args.random_seed,
-        prime=record.prime, truncation={"top_p": record.top_p, "min_p": record.min_p},
+        prime=record.prime, truncation=record.truncation,
         window_bounds=windows.corpus_bounds(data.spread_sequences(windows.CORPUS_SEQUENCES),
                                             config.sample_rate),
         summary_writer=tensorboard.train_writer,
@@ -394,8 +395,7 @@ def finish(args, session, record, run_dir, result, learning_rate_schedule) -> in
     if args.choose_temperature and not args.temperature:
         from samplernn.calibration import calibrate_run
 
-        calibrate_run(session.model, session.data, run_dir, record.prime,
-                      {"top_p": record.top_p, "min_p": record.min_p},
+        calibrate_run(session.model, session.data, run_dir, record.prime, record.truncation,
                       args.generation_precision, args.random_seed, log)
     epochs, steps = int(session.progress.epoch), int(session.progress.step)
     if result.out_of_time:

@@ -179,21 +179,27 @@ _UNREADABLE = (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError)
 
 def check_readable(prefix: str, flag: str = "--checkpoint_path") -> None:
     """Read every value of checkpoint ``prefix`` once (no model needed), so that a
-    truncated or damaged file is one line naming it and ``flag``, before any model is
-    built or any corpus decoded."""
+    truncated or damaged file is one line naming it and ``flag`` before a corpus is
+    decoded (:func:`restore` says the same, but only once the model is built)."""
     try:
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except _UNREADABLE as e:
-        raise UserError(f"cannot read checkpoint {prefix} ({flag}): "
-                        f"{str(e).splitlines()[0][:200]}; its files may be truncated or "
-                        f"damaged (an unfinished copy or download?): copy them again, or "
-                        f"pass an earlier checkpoint of its run") from None
+        raise unreadable(prefix, e, flag) from None
 
 
-def restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
-    """Load ``prefix`` into ``checkpoint`` (one of :func:`make_checkpoint`).
+def unreadable(prefix: str, error: Exception, flag: str) -> UserError:
+    """The one-line error for checkpoint ``prefix`` that TensorFlow could not read."""
+    return UserError(f"cannot read checkpoint {prefix} ({flag}): "
+                     f"{str(error).splitlines()[0][:200]}; its files may be truncated or "
+                     f"damaged (an unfinished copy or download?): copy them again, or pass "
+                     f"an earlier checkpoint of its run")
+
+
+def restore(checkpoint: tf.train.Checkpoint, prefix: str, flag: str = "--checkpoint_path"):
+    """Load ``prefix`` into ``checkpoint`` (one of :func:`make_checkpoint`); a file that
+    cannot be read is a one-line error naming it and ``flag``.
 
     The model's weights, the optimizer's state and the core of the progress
     must all be found; values in the file that ``checkpoint`` does not hold
@@ -205,15 +211,15 @@ def restore(checkpoint: tf.train.Checkpoint, prefix: str) -> None:
         stored = {name for name, _ in tf.train.list_variables(prefix)}
         required, optional = _required_and_optional(checkpoint, stored)
         status = required.read(prefix)
+        status.expect_partial()  # unused values in the file are fine (see above)
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as e:
+            raise UserError(f"checkpoint {prefix} does not fit this model (was it trained "
+                            f"with another config?): {str(e).splitlines()[0][:200]}") from None
+        optional.read(prefix).expect_partial()
     except _UNREADABLE as e:
-        raise UserError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
-    status.expect_partial()  # unused values in the file are fine (see above)
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as e:
-        raise UserError(f"checkpoint {prefix} does not fit this model (was it trained "
-                        f"with another config?): {str(e).splitlines()[0][:200]}") from None
-    optional.read(prefix).expect_partial()
+        raise unreadable(prefix, e, flag) from None
 
 
 def fingerprint(model) -> str:
@@ -234,7 +240,6 @@ def load_model(prefix: str, config, use_cudnn: bool = False):
     run; any checkpoint loads either way."""
     from samplernn.model import build_model
 
-    check_readable(prefix)
     model = build_model(config, use_cudnn=use_cudnn)
     restore(make_checkpoint(model), prefix)
     return model

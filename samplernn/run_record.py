@@ -62,6 +62,11 @@ class RunRecord:
     init_source: str | None = None
     prime: list = dataclasses.field(default_factory=list)
 
+    @property
+    def truncation(self) -> dict:
+        """``{"top_p", "min_p"}``, as the sampler takes them."""
+        return {"top_p": self.top_p, "min_p": self.min_p}
+
     def write(self, run_dir: str) -> None:
         """Write every record file into ``run_dir`` (each atomically)."""
         save_run_config(run_dir, self.config)
@@ -70,7 +75,7 @@ class RunRecord:
         if self.init_source:
             _write_json(os.path.join(run_dir, INIT_FILE),
                         {"checkpoint": os.path.abspath(self.init_source)})
-        save_sampling(run_dir, self.temperatures, self.top_p, self.min_p)
+        save_sampling(run_dir, self.temperatures, **self.truncation)
         if self.prime:
             from samplernn.audio import write_wav
 

@@ -281,7 +281,7 @@ FAULTS = [
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
     Fault("train-records-no-temperature", "samplernn/run_record.py",
-          "        save_sampling(run_dir, self.temperatures, self.top_p, self.min_p)\n",
+          "        save_sampling(run_dir, self.temperatures, **self.truncation)\n",
           "        pass\n",
           ("tests/test_generation.py::test_generate_samples_at_the_temperatures_its_run_"
            "recorded",)),
