@@ -360,7 +360,9 @@ FAULTS = [
           "            runs.remove_states(self.manager.directory, keep=prefix)\n",
           "            pass\n",
           ("tests/test_checkpoint_policy.py::test_resuming_takes_the_newest_state_after_every_"
-           "save[best]",)),
+           "save[best]",
+           "tests/test_checkpoint_policy.py::test_a_killed_run_resumes_from_its_newest_save"
+           "[Best]")),
     Fault("best-epoch-without-improvement-saves-nothing", "samplernn/callbacks.py",
           "            prefix = self._save(epoch, state=True)\n"
           "            self.saved_epoch = epoch\n",

@@ -13,10 +13,12 @@ def collect(dataset):
 
 
 def test_finds_audio_recursively_in_natural_order(tmp_path):
-    for name in ["b/track10.wav", "b/track2.wav", "a.flac", "notes.txt", ".hidden.wav"]:
+    """A folder's WAV, FLAC, OGG, AIFF and MP3 files; not its M4A (README says so)."""
+    for name in ["b/track10.wav", "b/track2.wav", "a.flac", "notes.txt", ".hidden.wav",
+                 "c.m4a"]:
         path = tmp_path / name
         path.parent.mkdir(exist_ok=True)
-        if name.endswith(".txt"):
+        if name.endswith((".txt", ".m4a")):
             path.write_text("x")
         else:
             write_tone(str(path), 0.1, 8000)
